@@ -1,0 +1,179 @@
+//! Sync a 100,000-member, 2,000-group workspace served by the standalone mock binary and print
+//! wall time, CPU time, peak memory and requests, beside the same figures for only fetching the
+//! pages with the same client (the transfer floor).
+//!
+//! Run: `cargo bench -p baton-notion --bench sync` (builds `notion-scim-mock` in release first if
+//! it is missing). `BENCH_USERS` and `BENCH_GROUPS` change the org size. No figure is asserted:
+//! goals are requests = minimum, wall within 1.5x of the floor, peak memory under 150 MB.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use baton_notion::progress::Progress;
+use baton_notion::scim::client::{ClientConfig, ScimClient};
+use baton_notion::secret::Secret;
+use baton_notion::sync::{self, SyncOptions};
+
+const TOKEN: &str = "bench_token_not_a_secret";
+
+fn main() -> anyhow::Result<()> {
+    if std::env::var_os("BENCH_LOG").is_some() {
+        baton_notion::logging::init("info", baton_notion::config::LogFormat::Console);
+    }
+    let users: usize = env_or("BENCH_USERS", 100_000);
+    let groups: usize = env_or("BENCH_GROUPS", 2_000);
+    let mock = MockProcess::spawn(users, groups)?;
+    println!("org: {users} users, {groups} groups, mock at {}", mock.base_url);
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let make_client = || {
+        let mut c = ClientConfig::new(mock.base_url.clone(), Secret::new(TOKEN));
+        // The figures are about the sync, not the limiter: the ceiling is lifted.
+        c.requests_per_minute = 0;
+        ScimClient::new(c)
+    };
+
+    // Warm the mock (and the page cache) once, then measure.
+    let warm = runtime.block_on(fetch_only(&make_client()?))?;
+    println!("warm-up fetch: {:.2}s", warm.wall.as_secs_f64());
+
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("bench.c1z");
+    let client = make_client()?;
+    let cpu0 = cpu_time();
+    let t0 = Instant::now();
+    let report = runtime.block_on(sync::run(&client, &path, &SyncOptions::default(), &Progress::hidden()))?;
+    let sync_wall = t0.elapsed();
+    let sync_cpu = cpu_time().saturating_sub(cpu0);
+    let peak = peak_rss_mib();
+
+    let floor_a = runtime.block_on(fetch_only(&make_client()?))?;
+    let floor_b = runtime.block_on(fetch_only(&make_client()?))?;
+    let floor = if floor_a.wall < floor_b.wall { floor_a } else { floor_b };
+
+    let minimum = users.div_ceil(100).max(1) + groups.div_ceil(100).max(1);
+    println!();
+    println!("sync");
+    println!("  wall          {:>8.2} s", sync_wall.as_secs_f64());
+    println!("  cpu           {:>8.2} s  (user+system, this process)", sync_cpu.as_secs_f64());
+    println!("  peak memory   {:>8.1} MiB (VmHWM, measured before the floor runs)", peak);
+    println!("  requests      {:>8}    (minimum {minimum}; retries {})", report.requests, report.retries);
+    println!("  users {} groups {} memberships {} grants {}", report.users, report.groups, report.memberships, report.summary.grants);
+    println!("  c1z           {:>8.1} MiB", report.summary.bytes as f64 / 1048576.0);
+    println!("transfer floor (same client, pages fetched and parsed, nothing written; best of 2)");
+    println!("  wall          {:>8.2} s", floor.wall.as_secs_f64());
+    println!("  cpu           {:>8.2} s", floor.cpu.as_secs_f64());
+    println!("  requests      {:>8}", floor.requests);
+    println!("ratio sync/floor wall: {:.2}x (goal <= 1.5x)", sync_wall.as_secs_f64() / floor.wall.as_secs_f64());
+    println!("goals: requests {} | wall {} | memory {}",
+        if report.requests as usize == minimum { "met" } else { "MISSED" },
+        if sync_wall.as_secs_f64() <= 1.5 * floor.wall.as_secs_f64() { "met" } else { "MISSED" },
+        if peak < 150.0 { "met" } else { "MISSED" });
+    Ok(())
+}
+
+struct Fetch {
+    wall: Duration,
+    cpu: Duration,
+    requests: u64,
+}
+
+/// The floor: walk both lists with the same pager, dropping each page.
+async fn fetch_only(client: &ScimClient) -> anyhow::Result<Fetch> {
+    let cpu0 = cpu_time();
+    let t0 = Instant::now();
+    let mut users = client.users();
+    while let Some(page) = users.next_page().await? {
+        std::hint::black_box(page);
+    }
+    let mut groups = client.groups();
+    while let Some(page) = groups.next_page().await? {
+        std::hint::black_box(page);
+    }
+    Ok(Fetch { wall: t0.elapsed(), cpu: cpu_time().saturating_sub(cpu0), requests: client.stats().requests })
+}
+
+/// The standalone mock, killed on drop.
+struct MockProcess {
+    child: Child,
+    base_url: String,
+}
+
+impl MockProcess {
+    fn spawn(users: usize, groups: usize) -> anyhow::Result<Self> {
+        let bin = mock_binary()?;
+        let mut child = Command::new(&bin)
+            .args(["serve", "--addr", "127.0.0.1:0", "--token", TOKEN, "--seed", "1"])
+            .args(["--users", &users.to_string(), "--groups", &groups.to_string(), "--log-level", "error"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let stdout = child.stdout.take().ok_or_else(|| anyhow::anyhow!("no stdout from the mock"))?;
+        let mut lines = BufReader::new(stdout).lines();
+        let base_url = loop {
+            match lines.next() {
+                Some(line) => {
+                    let line = line?;
+                    if let Some(url) = line.strip_prefix("notion-scim-mock listening on ") {
+                        break url.trim().to_owned();
+                    }
+                }
+                None => {
+                    let _ = child.kill();
+                    anyhow::bail!("the mock exited before listening");
+                }
+            }
+        };
+        // Keep draining its stdout so it never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Ok(Self { child, base_url })
+    }
+}
+
+impl Drop for MockProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn mock_binary() -> anyhow::Result<PathBuf> {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("target"));
+    let bin = target.join("release").join("notion-scim-mock");
+    if !bin.exists() {
+        eprintln!("building notion-scim-mock (release) ...");
+        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args(["build", "--release", "-p", "notion-scim-mock"])
+            .status()?;
+        anyhow::ensure!(status.success(), "cargo build of notion-scim-mock failed");
+    }
+    Ok(bin)
+}
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// User + system time of this process, from /proc/self/stat (clock ticks of 1/100 s).
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+    let fields: Vec<u64> = rest.split_whitespace().map(|f| f.parse().unwrap_or(0)).collect();
+    let ticks = fields.get(11).copied().unwrap_or(0) + fields.get(12).copied().unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
+/// Peak resident memory of this process in MiB (VmHWM).
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}

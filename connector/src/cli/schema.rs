@@ -1,0 +1,148 @@
+//! `baton-notion config`: the configuration schema, in the JSON shape baton-sdk prints
+//! (`fields` with `name`, `description`, flags such as `isSecret`, and one typed field).
+
+use serde_json::{json, Map, Value};
+
+use crate::config::{DEFAULT_HTTP_TIMEOUT_SECONDS, DEFAULT_LOG_LEVEL, DEFAULT_REQUESTS_PER_MINUTE, MAX_HTTP_TIMEOUT_SECONDS};
+use crate::scim::client::MAX_PAGE_SIZE;
+
+enum Kind {
+    String { default: Option<&'static str> },
+    Int { default: i64, gte: i64, lte: i64 },
+}
+
+struct Field {
+    name: &'static str,
+    display_name: Option<&'static str>,
+    description: &'static str,
+    required: bool,
+    secret: bool,
+    ops: bool,
+    kind: Kind,
+}
+
+/// Connector fields and the operational fields a deployment may set. CLI-only flags (`--file`,
+/// `--base-url`, `--log-format`, `--sync-resource-types`, `-p`) are left out, as baton-sdk does.
+fn fields() -> Vec<Field> {
+    vec![
+        Field {
+            name: "log-level",
+            display_name: None,
+            description: "The log level: debug, info, warn, error",
+            required: false,
+            secret: false,
+            ops: true,
+            kind: Kind::String { default: Some(DEFAULT_LOG_LEVEL) },
+        },
+        Field {
+            name: "http-timeout-seconds",
+            display_name: None,
+            description: "HTTP client timeout in seconds (max 1800)",
+            required: false,
+            secret: false,
+            ops: true,
+            kind: Kind::Int {
+                default: DEFAULT_HTTP_TIMEOUT_SECONDS as i64,
+                gte: 1,
+                lte: MAX_HTTP_TIMEOUT_SECONDS as i64,
+            },
+        },
+        Field {
+            name: "page-size",
+            display_name: Some("SCIM page size"),
+            description: "Items per SCIM list page (Notion allows at most 100)",
+            required: false,
+            secret: false,
+            ops: true,
+            kind: Kind::Int { default: i64::from(MAX_PAGE_SIZE), gte: 1, lte: i64::from(MAX_PAGE_SIZE) },
+        },
+        Field {
+            name: "requests-per-minute",
+            display_name: Some("Requests per minute"),
+            description: "The connector's own ceiling on SCIM requests per minute",
+            required: false,
+            secret: false,
+            ops: true,
+            kind: Kind::Int { default: i64::from(DEFAULT_REQUESTS_PER_MINUTE), gte: 1, lte: 1_000_000 },
+        },
+        Field {
+            name: "scim-token",
+            display_name: Some("Notion SCIM API token"),
+            description: "The Notion SCIM token used to connect to the Notion SCIM API.",
+            required: true,
+            secret: true,
+            ops: false,
+            kind: Kind::String { default: None },
+        },
+    ]
+}
+
+pub fn config_schema_json() -> Value {
+    let fields: Vec<Value> = fields()
+        .into_iter()
+        .map(|f| {
+            let mut m = Map::new();
+            m.insert("name".into(), json!(f.name));
+            if let Some(d) = f.display_name {
+                m.insert("displayName".into(), json!(d));
+            }
+            m.insert("description".into(), json!(f.description));
+            if f.ops {
+                m.insert("isOps".into(), json!(true));
+            }
+            if f.required {
+                m.insert("isRequired".into(), json!(true));
+            }
+            if f.secret {
+                m.insert("isSecret".into(), json!(true));
+            }
+            match f.kind {
+                Kind::String { default } => {
+                    let mut s = Map::new();
+                    if let Some(d) = default {
+                        s.insert("defaultValue".into(), json!(d));
+                    }
+                    if f.required {
+                        s.insert("rules".into(), json!({ "isRequired": true }));
+                    }
+                    m.insert("stringField".into(), Value::Object(s));
+                }
+                // protojson prints int64 as strings.
+                Kind::Int { default, gte, lte } => {
+                    m.insert(
+                        "intField".into(),
+                        json!({
+                            "defaultValue": default.to_string(),
+                            "rules": { "gte": gte.to_string(), "lte": lte.to_string() }
+                        }),
+                    );
+                }
+            }
+            Value::Object(m)
+        })
+        .collect();
+    json!({
+        "fields": fields,
+        "displayName": "Notion",
+        "helpUrl": "/docs/baton/notion",
+        "iconUrl": "/static/app-icons/notion.svg"
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_is_required_and_secret() {
+        let schema = config_schema_json();
+        let token = schema["fields"]
+            .as_array()
+            .and_then(|f| f.iter().find(|f| f["name"] == "scim-token"))
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(token["isSecret"], true);
+        assert_eq!(token["isRequired"], true);
+        assert_eq!(schema["displayName"], "Notion");
+    }
+}

@@ -1,0 +1,526 @@
+//! The command line, its environment twins and `.baton.yaml`, resolved into one [`Settings`].
+//!
+//! baton-sdk's rules: every flag `--some-name` has the environment twin `BATON_SOME_NAME`, and a
+//! YAML file (`.baton.yaml` in the working directory, or the path in `BATON_CONFIG_PATH`) is the
+//! third source, keyed by flag name. Precedence: flag, then environment, then file, then the
+//! built-in default. clap handles flag-over-environment; the clap fields carry no defaults, so
+//! "absent from both" is visible and the file and the default can fill in after.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+use crate::scim::client::{ClientConfig, RetryPolicy, DEFAULT_BASE_URL, MAX_PAGE_SIZE};
+use crate::secret::Secret;
+
+/// The environment variable naming a config file to use instead of `./.baton.yaml`.
+pub const CONFIG_PATH_ENV: &str = "BATON_CONFIG_PATH";
+/// The config file looked for in the working directory.
+pub const DEFAULT_CONFIG_FILE: &str = ".baton.yaml";
+
+pub const DEFAULT_FILE: &str = "sync.c1z";
+pub const DEFAULT_LOG_LEVEL: &str = "info";
+pub const DEFAULT_REQUESTS_PER_MINUTE: u32 = 600;
+pub const DEFAULT_HTTP_TIMEOUT_SECONDS: u64 = 300;
+pub const MAX_HTTP_TIMEOUT_SECONDS: u64 = 1800;
+
+/// `baton-notion`: with no subcommand, a full sync into `--file`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "baton-notion",
+    version,
+    about = "Sync a Notion Enterprise workspace's users, groups and roles into a baton c1z file, over SCIM",
+    long_about = None
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub flags: Flags,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+pub enum Command {
+    /// Print the connector's capabilities as JSON
+    Capabilities,
+    /// Print the connector's configuration schema as JSON
+    Config,
+    /// Check the SCIM token with one cheap API call
+    Validate,
+}
+
+/// Every flag. No field has a clap default: see the module docs.
+//
+// Room is left for the one-shot provisioning flags of baton-sdk (`--grant-entitlement`,
+// `--revoke-grant`, `--create-account-profile`, `--delete-resource` ...): a later change adds
+// them here and a mode to `main`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct Flags {
+    /// The Notion SCIM token used to connect to the Notion SCIM API (secret, required)
+    #[arg(long, env = "BATON_SCIM_TOKEN", hide_env_values = true, global = true,
+          value_parser = parse_secret, value_name = "TOKEN")]
+    pub scim_token: Option<Secret>,
+
+    /// Override the Notion SCIM API URL (for testing) [default: https://api.notion.com/scim/v2]
+    #[arg(long, env = "BATON_BASE_URL", global = true, value_name = "URL")]
+    pub base_url: Option<String>,
+
+    /// The path to the c1z file to sync with [default: sync.c1z]
+    #[arg(short = 'f', long, env = "BATON_FILE", global = true, value_name = "PATH")]
+    pub file: Option<PathBuf>,
+
+    /// The log level: trace, debug, info, warn, error [default: info]
+    #[arg(long, env = "BATON_LOG_LEVEL", global = true, value_parser = parse_log_level, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+
+    /// The output format for logs: json, console [default: console on a terminal, else json]
+    #[arg(long, env = "BATON_LOG_FORMAT", global = true, value_parser = parse_log_format, value_name = "FORMAT")]
+    pub log_format: Option<LogFormat>,
+
+    /// Items per SCIM list page, 1..=100 [default: 100]
+    #[arg(long, env = "BATON_PAGE_SIZE", global = true,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_PAGE_SIZE)), value_name = "N")]
+    pub page_size: Option<u32>,
+
+    /// The client's own request ceiling per minute [default: 600]
+    #[arg(long, env = "BATON_REQUESTS_PER_MINUTE", global = true,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000), value_name = "N")]
+    pub requests_per_minute: Option<u32>,
+
+    /// HTTP client timeout in seconds, 1..=1800 [default: 300]
+    #[arg(long, env = "BATON_HTTP_TIMEOUT_SECONDS", global = true,
+          value_parser = clap::value_parser!(u64).range(1..=MAX_HTTP_TIMEOUT_SECONDS), value_name = "SECONDS")]
+    pub http_timeout_seconds: Option<u64>,
+
+    /// The resource type IDs to sync, a comma list of user, group, role [default: all]
+    #[arg(long, env = "BATON_SYNC_RESOURCE_TYPES", global = true, value_delimiter = ',',
+          value_parser = parse_resource_type, value_name = "TYPES")]
+    pub sync_resource_types: Option<Vec<ResourceTypeId>>,
+
+    /// This must be set in order for provisioning actions to be enabled
+    #[arg(short = 'p', long, env = "BATON_PROVISIONING", global = true, action = ArgAction::SetTrue)]
+    pub provisioning: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Console,
+}
+
+/// The three resource types this connector publishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ResourceTypeId {
+    User,
+    Group,
+    Role,
+}
+
+impl ResourceTypeId {
+    pub const ALL: [ResourceTypeId; 3] = [ResourceTypeId::User, ResourceTypeId::Group, ResourceTypeId::Role];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResourceTypeId::User => "user",
+            ResourceTypeId::Group => "group",
+            ResourceTypeId::Role => "role",
+        }
+    }
+}
+
+fn parse_secret(s: &str) -> Result<Secret, String> {
+    if s.trim().is_empty() {
+        return Err("the SCIM token is empty".to_owned());
+    }
+    Ok(Secret::new(s.trim()))
+}
+
+fn parse_log_level(s: &str) -> Result<String, String> {
+    let level = s.trim().to_ascii_lowercase();
+    match level.as_str() {
+        "trace" | "debug" | "info" | "warn" | "error" => Ok(level),
+        _ => Err(format!("{s:?} is not one of trace, debug, info, warn, error")),
+    }
+}
+
+fn parse_log_format(s: &str) -> Result<LogFormat, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "json" => Ok(LogFormat::Json),
+        "console" => Ok(LogFormat::Console),
+        _ => Err(format!("{s:?} is not one of json, console")),
+    }
+}
+
+fn parse_resource_type(s: &str) -> Result<ResourceTypeId, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "user" => Ok(ResourceTypeId::User),
+        "group" => Ok(ResourceTypeId::Group),
+        "role" => Ok(ResourceTypeId::Role),
+        _ => Err(format!("{s:?} is not one of user, group, role")),
+    }
+}
+
+/// A configuration problem, phrased for the person at the terminal.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {detail}")]
+    File { path: PathBuf, detail: String },
+    #[error("config file {path}: {key}: {detail}")]
+    Value { path: PathBuf, key: String, detail: String },
+    #[error("the SCIM token is missing: pass --scim-token, set BATON_SCIM_TOKEN, or put scim-token in .baton.yaml")]
+    MissingToken,
+}
+
+/// Everything a run needs, from all three sources.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub scim_token: Option<Secret>,
+    pub base_url: String,
+    pub file: PathBuf,
+    pub log_level: String,
+    /// `None`: not chosen anywhere; [`Settings::log_format_or_default`] picks by terminal.
+    pub log_format: Option<LogFormat>,
+    pub page_size: u32,
+    pub requests_per_minute: u32,
+    pub http_timeout_seconds: u64,
+    pub sync_resource_types: Vec<ResourceTypeId>,
+    pub provisioning: bool,
+}
+
+impl Settings {
+    /// Fills what `flags` (flag or environment) left unset from `file`, then from the defaults.
+    pub fn resolve(flags: Flags, file: Option<&ConfigFile>) -> Result<Self, ConfigError> {
+        let empty = ConfigFile::default();
+        let file = file.unwrap_or(&empty);
+        let scim_token = match flags.scim_token {
+            Some(t) => Some(t),
+            None => file.string("scim-token")?.filter(|s| !s.trim().is_empty()).map(|s| Secret::new(s.trim())),
+        };
+        let base_url = match flags.base_url {
+            Some(u) => u,
+            None => file.string("base-url")?.unwrap_or_else(|| DEFAULT_BASE_URL.to_owned()),
+        };
+        let path = match flags.file {
+            Some(p) => p,
+            None => file.string("file")?.map(PathBuf::from).unwrap_or_else(|| PathBuf::from(DEFAULT_FILE)),
+        };
+        let log_level = match flags.log_level {
+            Some(l) => l,
+            None => match file.string("log-level")? {
+                Some(l) => parse_log_level(&l).map_err(|d| file.bad("log-level", d))?,
+                None => DEFAULT_LOG_LEVEL.to_owned(),
+            },
+        };
+        let log_format = match flags.log_format {
+            Some(f) => Some(f),
+            None => match file.string("log-format")? {
+                Some(f) => Some(parse_log_format(&f).map_err(|d| file.bad("log-format", d))?),
+                None => None,
+            },
+        };
+        let page_size = match flags.page_size {
+            Some(n) => n,
+            None => match file.integer("page-size")? {
+                Some(n) => u32::try_from(n)
+                    .ok()
+                    .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
+                    .ok_or_else(|| file.bad("page-size", format!("{n} is not in 1..={MAX_PAGE_SIZE}")))?,
+                None => MAX_PAGE_SIZE,
+            },
+        };
+        let requests_per_minute = match flags.requests_per_minute {
+            Some(n) => n,
+            None => match file.integer("requests-per-minute")? {
+                Some(n) => u32::try_from(n)
+                    .ok()
+                    .filter(|n| *n >= 1)
+                    .ok_or_else(|| file.bad("requests-per-minute", format!("{n} is not a positive number")))?,
+                None => DEFAULT_REQUESTS_PER_MINUTE,
+            },
+        };
+        let http_timeout_seconds = match flags.http_timeout_seconds {
+            Some(n) => n,
+            None => match file.integer("http-timeout-seconds")? {
+                Some(n) => u64::try_from(n)
+                    .ok()
+                    .filter(|n| (1..=MAX_HTTP_TIMEOUT_SECONDS).contains(n))
+                    .ok_or_else(|| {
+                        file.bad("http-timeout-seconds", format!("{n} is not in 1..={MAX_HTTP_TIMEOUT_SECONDS}"))
+                    })?,
+                None => DEFAULT_HTTP_TIMEOUT_SECONDS,
+            },
+        };
+        let mut sync_resource_types = match flags.sync_resource_types {
+            Some(v) => v,
+            None => match file.list("sync-resource-types")? {
+                Some(items) => items
+                    .iter()
+                    .map(|s| parse_resource_type(s).map_err(|d| file.bad("sync-resource-types", d)))
+                    .collect::<Result<Vec<_>, _>>()?,
+                None => Vec::new(),
+            },
+        };
+        if sync_resource_types.is_empty() {
+            sync_resource_types = ResourceTypeId::ALL.to_vec();
+        }
+        sync_resource_types.sort();
+        sync_resource_types.dedup();
+        let provisioning = flags.provisioning || file.boolean("provisioning")?.unwrap_or(false);
+        Ok(Self {
+            scim_token,
+            base_url,
+            file: path,
+            log_level,
+            log_format,
+            page_size,
+            requests_per_minute,
+            http_timeout_seconds,
+            sync_resource_types,
+            provisioning,
+        })
+    }
+
+    pub fn log_format_or_default(&self) -> LogFormat {
+        use std::io::IsTerminal;
+        // baton-sdk's rule: console on a terminal, JSON otherwise.
+        self.log_format.unwrap_or(if std::io::stdout().is_terminal() {
+            LogFormat::Console
+        } else {
+            LogFormat::Json
+        })
+    }
+
+    /// The SCIM client's configuration; fails when no token was given anywhere.
+    pub fn client_config(&self) -> Result<ClientConfig, ConfigError> {
+        let token = self.scim_token.clone().ok_or(ConfigError::MissingToken)?;
+        let mut c = ClientConfig::new(self.base_url.clone(), token);
+        c.page_size = self.page_size;
+        c.requests_per_minute = self.requests_per_minute;
+        c.http_timeout = Duration::from_secs(self.http_timeout_seconds);
+        c.retry = RetryPolicy::default();
+        Ok(c)
+    }
+}
+
+/// The parsed `.baton.yaml`: a flat mapping from flag names to values. Keys may use `-` or `_`.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigFile {
+    path: PathBuf,
+    values: serde_yaml::Mapping,
+}
+
+impl ConfigFile {
+    /// `BATON_CONFIG_PATH` if given (it must exist), else `./.baton.yaml` if it exists.
+    pub fn discover(config_path_env: Option<PathBuf>, cwd: &Path) -> Result<Option<Self>, ConfigError> {
+        match config_path_env {
+            Some(p) => Self::load(&p).map(Some),
+            None => {
+                let p = cwd.join(DEFAULT_CONFIG_FILE);
+                if p.is_file() {
+                    Self::load(&p).map(Some)
+                } else {
+                    Ok(None)
+                }
+            }
+        }
+    }
+
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::File { path: path.to_owned(), detail: e.to_string() })?;
+        Self::parse(path, &text)
+    }
+
+    pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
+        let value: serde_yaml::Value = serde_yaml::from_str(text)
+            // serde_yaml's message quotes no values, only positions, so a token cannot leak here.
+            .map_err(|e| ConfigError::File { path: path.to_owned(), detail: e.to_string() })?;
+        let values = match value {
+            serde_yaml::Value::Mapping(m) => m,
+            serde_yaml::Value::Null => serde_yaml::Mapping::new(),
+            _ => {
+                return Err(ConfigError::File {
+                    path: path.to_owned(),
+                    detail: "expected a mapping of flag names to values".to_owned(),
+                })
+            }
+        };
+        Ok(Self { path: path.to_owned(), values })
+    }
+
+    fn get(&self, key: &str) -> Option<&serde_yaml::Value> {
+        self.values
+            .get(key)
+            .or_else(|| self.values.get(key.replace('-', "_").as_str()))
+            .filter(|v| !v.is_null())
+    }
+
+    fn bad(&self, key: &str, detail: String) -> ConfigError {
+        ConfigError::Value { path: self.path.clone(), key: key.to_owned(), detail }
+    }
+
+    fn string(&self, key: &str) -> Result<Option<String>, ConfigError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(serde_yaml::Value::String(s)) => Ok(Some(s.clone())),
+            Some(serde_yaml::Value::Number(n)) => Ok(Some(n.to_string())),
+            Some(serde_yaml::Value::Bool(b)) => Ok(Some(b.to_string())),
+            Some(_) => Err(self.bad(key, "expected a string".to_owned())),
+        }
+    }
+
+    fn integer(&self, key: &str) -> Result<Option<i64>, ConfigError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(serde_yaml::Value::Number(n)) => {
+                n.as_i64().map(Some).ok_or_else(|| self.bad(key, "expected a whole number".to_owned()))
+            }
+            Some(serde_yaml::Value::String(s)) => {
+                s.trim().parse().map(Some).map_err(|_| self.bad(key, format!("{s:?} is not a whole number")))
+            }
+            Some(_) => Err(self.bad(key, "expected a whole number".to_owned())),
+        }
+    }
+
+    fn boolean(&self, key: &str) -> Result<Option<bool>, ConfigError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(serde_yaml::Value::Bool(b)) => Ok(Some(*b)),
+            Some(serde_yaml::Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => Ok(Some(true)),
+                "false" | "0" | "no" | "off" | "" => Ok(Some(false)),
+                _ => Err(self.bad(key, format!("{s:?} is not true or false"))),
+            },
+            Some(_) => Err(self.bad(key, "expected true or false".to_owned())),
+        }
+    }
+
+    /// A YAML list, or one comma-separated string.
+    fn list(&self, key: &str) -> Result<Option<Vec<String>>, ConfigError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(serde_yaml::Value::String(s)) => Ok(Some(
+                s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+            )),
+            Some(serde_yaml::Value::Sequence(items)) => items
+                .iter()
+                .map(|v| match v {
+                    serde_yaml::Value::String(s) => Ok(s.clone()),
+                    _ => Err(self.bad(key, "expected a list of strings".to_owned())),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(_) => Err(self.bad(key, "expected a list or a comma-separated string".to_owned())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(text: &str) -> ConfigFile {
+        match ConfigFile::parse(Path::new(".baton.yaml"), text) {
+            Ok(f) => f,
+            Err(e) => unreachable!("test yaml must parse: {e}"),
+        }
+    }
+
+    fn flags(args: &[&str]) -> Flags {
+        let mut all = vec!["baton-notion"];
+        all.extend_from_slice(args);
+        match Cli::try_parse_from(all) {
+            Ok(cli) => cli.flags,
+            Err(e) => unreachable!("test args must parse: {e}"),
+        }
+    }
+
+    #[test]
+    fn defaults_when_nothing_is_given() {
+        let s = Settings::resolve(Flags::default(), None).ok();
+        let s = s.as_ref();
+        assert_eq!(s.map(|s| s.base_url.as_str()), Some(DEFAULT_BASE_URL));
+        assert_eq!(s.map(|s| s.file.clone()), Some(PathBuf::from("sync.c1z")));
+        assert_eq!(s.map(|s| s.page_size), Some(100));
+        assert_eq!(s.map(|s| s.requests_per_minute), Some(600));
+        assert_eq!(s.map(|s| s.http_timeout_seconds), Some(300));
+        assert_eq!(s.map(|s| s.log_level.as_str()), Some("info"));
+        assert_eq!(s.map(|s| s.sync_resource_types.clone()), Some(ResourceTypeId::ALL.to_vec()));
+        assert_eq!(s.map(|s| s.provisioning), Some(false));
+        assert!(matches!(
+            Settings::resolve(Flags::default(), None).and_then(|s| s.client_config()),
+            Err(ConfigError::MissingToken)
+        ));
+    }
+
+    #[test]
+    fn the_file_fills_in_and_flags_win() {
+        let f = file(
+            "scim-token: from-file\nbase-url: http://file/scim/v2\nfile: f.c1z\npage_size: 50\n\
+             sync-resource-types: [user, role]\nprovisioning: true\nlog-level: debug\n",
+        );
+        let s = Settings::resolve(Flags::default(), Some(&f)).ok();
+        assert_eq!(s.as_ref().and_then(|s| s.scim_token.as_ref()).map(Secret::expose), Some("from-file"));
+        assert_eq!(s.as_ref().map(|s| s.page_size), Some(50));
+        assert_eq!(s.as_ref().map(|s| s.file.clone()), Some(PathBuf::from("f.c1z")));
+        assert_eq!(
+            s.as_ref().map(|s| s.sync_resource_types.clone()),
+            Some(vec![ResourceTypeId::User, ResourceTypeId::Role])
+        );
+        assert_eq!(s.as_ref().map(|s| s.provisioning), Some(true));
+        assert_eq!(s.as_ref().map(|s| s.log_level.as_str()), Some("debug"));
+
+        let s = Settings::resolve(flags(&["--scim-token", "from-flag", "--page-size", "7", "-f", "x.c1z"]), Some(&f)).ok();
+        assert_eq!(s.as_ref().and_then(|s| s.scim_token.as_ref()).map(Secret::expose), Some("from-flag"));
+        assert_eq!(s.as_ref().map(|s| s.page_size), Some(7));
+        assert_eq!(s.as_ref().map(|s| s.file.clone()), Some(PathBuf::from("x.c1z")));
+        assert_eq!(s.as_ref().map(|s| s.base_url.as_str()), Some("http://file/scim/v2"));
+    }
+
+    #[test]
+    fn out_of_range_values_are_refused_everywhere() {
+        for bad in ["0", "101", "-3", "x"] {
+            let err = Cli::try_parse_from(["baton-notion", "--page-size", bad]);
+            assert!(err.is_err(), "--page-size {bad} should be refused");
+        }
+        let f = file("page-size: 500\n");
+        let err = Settings::resolve(Flags::default(), Some(&f)).err().map(|e| e.to_string());
+        assert_eq!(err.as_deref(), Some("config file .baton.yaml: page-size: 500 is not in 1..=100"));
+        let f = file("sync-resource-types: user,widget\n");
+        assert!(Settings::resolve(Flags::default(), Some(&f)).is_err());
+        assert!(Cli::try_parse_from(["baton-notion", "--sync-resource-types", "user,widget"]).is_err());
+        assert!(Cli::try_parse_from(["baton-notion", "--log-format", "xml"]).is_err());
+        assert!(Cli::try_parse_from(["baton-notion", "--http-timeout-seconds", "0"]).is_err());
+    }
+
+    #[test]
+    fn comma_lists_and_subcommands_parse() {
+        let f = flags(&["--sync-resource-types", "group,user", "-p"]);
+        let s = Settings::resolve(f, None).ok();
+        assert_eq!(
+            s.as_ref().map(|s| s.sync_resource_types.clone()),
+            Some(vec![ResourceTypeId::User, ResourceTypeId::Group])
+        );
+        assert_eq!(s.as_ref().map(|s| s.provisioning), Some(true));
+        // Global flags may follow the subcommand.
+        let cli = Cli::try_parse_from(["baton-notion", "validate", "--scim-token", "t"]).ok();
+        assert_eq!(cli.as_ref().and_then(|c| c.command), Some(Command::Validate));
+        assert_eq!(cli.as_ref().and_then(|c| c.flags.scim_token.as_ref()).map(Secret::expose), Some("t"));
+    }
+
+    #[test]
+    fn settings_debug_hides_the_token() {
+        let s = Settings::resolve(flags(&["--scim-token", "tok_VERY_SECRET"]), None).ok();
+        let text = format!("{s:?}");
+        assert!(!text.contains("VERY_SECRET"), "{text}");
+        assert!(text.contains("redacted"));
+    }
+
+    #[test]
+    fn a_named_config_file_must_exist() {
+        let dir = std::env::temp_dir();
+        let missing = dir.join("baton-notion-no-such-config.yaml");
+        assert!(ConfigFile::discover(Some(missing), &dir).is_err());
+    }
+}

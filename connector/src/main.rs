@@ -1,0 +1,116 @@
+//! `baton-notion`: parses flags, environment and `.baton.yaml`, then runs one command.
+//! Exit status 0 on success; otherwise 1 (2 for a command line clap refuses), with one line on
+//! stderr saying what went wrong.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+
+use baton_notion::cli::{self, Validation};
+use baton_notion::config::{Cli, Command, ConfigFile, Settings, CONFIG_PATH_ENV};
+use baton_notion::progress::Progress;
+use baton_notion::scim::client::{RetryPolicy, ScimClient};
+use baton_notion::sync::{self, SyncOptions};
+use baton_notion::logging;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if e.use_stderr() => {
+            // clap's first line names the flag, the value and the rule; the rest is a tip.
+            let rendered = e.render().to_string();
+            eprintln!("{}", rendered.lines().next().unwrap_or("error: invalid command line"));
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            // --help and --version.
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Some(Command::Capabilities) => {
+            println!("{}", serde_json::to_string_pretty(&cli::capabilities_json())?);
+            return Ok(ExitCode::SUCCESS);
+        }
+        Some(Command::Config) => {
+            println!("{}", serde_json::to_string_pretty(&cli::config_schema_json())?);
+            return Ok(ExitCode::SUCCESS);
+        }
+        Some(Command::Validate) | None => {}
+    }
+
+    let cwd = std::env::current_dir().context("cannot read the working directory")?;
+    let file = ConfigFile::discover(std::env::var_os(CONFIG_PATH_ENV).map(Into::into), &cwd)?;
+    let settings = Settings::resolve(cli.flags, file.as_ref())?;
+    logging::init(&settings.log_level, settings.log_format_or_default());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+
+    match cli.command {
+        Some(Command::Validate) => runtime.block_on(validate(&settings)),
+        _ => runtime.block_on(sync_once(&settings)),
+    }
+}
+
+async fn validate(settings: &Settings) -> anyhow::Result<ExitCode> {
+    let mut config = settings.client_config()?;
+    // A check should answer in seconds: few, short retries, and a short connect.
+    config.retry = RetryPolicy {
+        max_retries: 2,
+        base_delay: Duration::from_millis(200),
+        max_delay: Duration::from_secs(2),
+        max_retry_after: Duration::from_secs(5),
+    };
+    config.http_timeout = config.http_timeout.min(Duration::from_secs(30));
+    let client = ScimClient::new(config)?;
+    let verdict = cli::validate(&client).await;
+    println!("{verdict}");
+    Ok(match verdict {
+        Validation::Valid { .. } => ExitCode::SUCCESS,
+        _ => ExitCode::FAILURE,
+    })
+}
+
+async fn sync_once(settings: &Settings) -> anyhow::Result<ExitCode> {
+    let client = ScimClient::new(settings.client_config()?)?;
+    let options = SyncOptions { resource_types: settings.sync_resource_types.clone(), ..SyncOptions::default() };
+    let progress = Progress::for_stderr();
+    tracing::info!(
+        base_url = %settings.base_url,
+        file = %settings.file.display(),
+        page_size = settings.page_size,
+        requests_per_minute = settings.requests_per_minute,
+        resource_types = ?options.resource_types,
+        "sync starting"
+    );
+    let report = sync::run(&client, &settings.file, &options, &progress)
+        .await
+        .with_context(|| format!("sync into {} failed", settings.file.display()))?;
+    tracing::info!(
+        sync_id = %report.summary.sync_id,
+        users = report.users,
+        groups = report.groups,
+        memberships = report.memberships,
+        requests = report.requests,
+        retries = report.retries,
+        elapsed_ms = report.elapsed.as_millis() as u64,
+        "sync finished"
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,507 @@
+//! The HTTP client for Notion's SCIM API: one place for authentication, the client-side rate
+//! limit, retries and error meaning.
+//!
+//! # Layout
+//! - this file: [`ScimClient`], its [`ClientConfig`], [`ScimError`] and the single-request loop.
+//! - [`retry`]: [`RetryPolicy`], backoff with full jitter and the `Retry-After` cap.
+//! - `limiter`: the fixed-window request ceiling (`--requests-per-minute`).
+//! - [`pager`]: [`Pager`], which walks a list endpoint and defends against lying pages.
+//!
+//! Every request is a `GET` (this client only reads), so every retry is safe.
+
+mod limiter;
+pub mod pager;
+pub mod retry;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION};
+use serde::de::DeserializeOwned;
+
+use self::limiter::FixedWindowLimiter;
+pub use self::pager::{Pager, PagingReport};
+pub use self::retry::RetryPolicy;
+use super::types::{ListResponse, ScimGroup, ScimUser};
+use crate::secret::Secret;
+
+/// Notion's SCIM base URL.
+pub const DEFAULT_BASE_URL: &str = "https://api.notion.com/scim/v2";
+/// Notion's largest page for `/Users` and `/Groups`.
+pub const MAX_PAGE_SIZE: u32 = 100;
+
+/// What the client needs to know. `Debug` is safe: the token redacts itself.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Up to and including `/scim/v2`, without a trailing slash (one is tolerated).
+    pub base_url: String,
+    pub token: Secret,
+    /// Items asked for per list page, 1..=100.
+    pub page_size: u32,
+    /// The client's own ceiling; 0 turns it off.
+    pub requests_per_minute: u32,
+    /// The limiter's window: a minute, except in tests that want to watch it work quickly.
+    pub rate_window: Duration,
+    /// The whole-request timeout, body included.
+    pub http_timeout: Duration,
+    pub retry: RetryPolicy,
+}
+
+impl ClientConfig {
+    pub fn new(base_url: impl Into<String>, token: Secret) -> Self {
+        Self {
+            base_url: base_url.into(),
+            token,
+            page_size: MAX_PAGE_SIZE,
+            requests_per_minute: 600,
+            rate_window: Duration::from_secs(60),
+            http_timeout: Duration::from_secs(300),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// Why a request failed for good. The messages are written for the person running the
+/// connector and never contain the token.
+#[derive(Debug, thiserror::Error)]
+pub enum ScimError {
+    #[error(
+        "the SCIM token was rejected (HTTP 401): it may be revoked — tokens die when their creator \
+         leaves the workspace or changes role; create a new one in Settings > Identity & provisioning"
+    )]
+    Unauthorized,
+    #[error(
+        "the SCIM API refused the token (HTTP 403): SCIM needs Notion's Enterprise plan with SAML \
+         single sign-on, and a token created by a workspace owner in Settings > Identity & provisioning"
+    )]
+    Forbidden,
+    #[error("{request} answered HTTP {status}: {detail}")]
+    Http {
+        request: String,
+        status: u16,
+        detail: String,
+    },
+    #[error("{request} failed {attempts} times, giving up; last failure: {last}{hint}", hint = last.hint())]
+    RetriesExhausted {
+        request: String,
+        attempts: u32,
+        last: Failure,
+    },
+    #[error("paging {resource} went wrong: {detail}")]
+    Paging {
+        resource: &'static str,
+        detail: String,
+    },
+    #[error("invalid base URL {url:?}: {detail}")]
+    InvalidBaseUrl { url: String, detail: String },
+    #[error("could not set up the HTTP client: {0}")]
+    Setup(String),
+}
+
+impl ScimError {
+    /// True when the server could not be reached at all (every attempt failed to connect).
+    pub fn is_unreachable(&self) -> bool {
+        matches!(
+            self,
+            ScimError::RetriesExhausted {
+                last: Failure::Connect(_),
+                ..
+            }
+        )
+    }
+}
+
+/// One failed attempt that is worth another try.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Failure {
+    #[error("could not connect: {0}")]
+    Connect(String),
+    #[error("no complete answer within the HTTP timeout")]
+    Timeout,
+    #[error("the connection broke: {0}")]
+    Transport(String),
+    #[error("HTTP 429 rate limited{}", retry_after.map(|s| format!(" (Retry-After {s}s)")).unwrap_or_default())]
+    RateLimited { retry_after: Option<u64> },
+    #[error("HTTP {status}: {detail}")]
+    Status { status: u16, detail: String },
+    #[error("the response body is not the JSON expected: {0}")]
+    Malformed(String),
+}
+
+impl Failure {
+    fn hint(&self) -> &'static str {
+        match self {
+            Failure::RateLimited { .. } => {
+                " (Notion kept rate-limiting: lower --requests-per-minute, or another client shares \
+                 the workspace's limit)"
+            }
+            Failure::Connect(_) => " (is --base-url right, and is the network up?)",
+            _ => "",
+        }
+    }
+}
+
+/// The two SCIM list endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    Users,
+    Groups,
+}
+
+impl Resource {
+    pub fn path(self) -> &'static str {
+        match self {
+            Resource::Users => "/Users",
+            Resource::Groups => "/Groups",
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Resource::Users => "users",
+            Resource::Groups => "groups",
+        }
+    }
+}
+
+/// Counters since the client was made. `requests` counts every attempt sent, retries included.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClientStats {
+    pub requests: u64,
+    pub retries: u64,
+}
+
+/// A cheap-to-clone handle; clones share the connection pool, the limiter and the counters.
+#[derive(Debug, Clone)]
+pub struct ScimClient {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    http: reqwest::Client,
+    base_url: String,
+    page_size: u32,
+    retry: RetryPolicy,
+    limiter: FixedWindowLimiter,
+    requests: AtomicU64,
+    retries: AtomicU64,
+}
+
+enum Attempt {
+    Retry(Failure, Option<Duration>),
+    Fatal(ScimError),
+}
+
+impl ScimClient {
+    pub fn new(config: ClientConfig) -> Result<Self, ScimError> {
+        let base_url = config.base_url.trim_end_matches('/').to_owned();
+        match reqwest::Url::parse(&base_url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+            Ok(u) => {
+                return Err(ScimError::InvalidBaseUrl {
+                    url: base_url,
+                    detail: format!("scheme {:?} is not http or https", u.scheme()),
+                })
+            }
+            Err(e) => {
+                return Err(ScimError::InvalidBaseUrl {
+                    url: base_url,
+                    detail: e.to_string(),
+                })
+            }
+        }
+        if !(1..=MAX_PAGE_SIZE).contains(&config.page_size) {
+            return Err(ScimError::Setup(format!(
+                "page size {} is outside 1..={MAX_PAGE_SIZE}",
+                config.page_size
+            )));
+        }
+        let mut auth = HeaderValue::from_str(&format!("Bearer {}", config.token.expose()))
+            .map_err(|_| {
+                ScimError::Setup("the SCIM token holds characters a header cannot carry".into())
+            })?;
+        // Keeps the value out of hyper's and reqwest's debug output.
+        auth.set_sensitive(true);
+        let mut headers = HeaderMap::new();
+        headers.insert(AUTHORIZATION, auth);
+        headers.insert(
+            ACCEPT,
+            HeaderValue::from_static("application/scim+json, application/json"),
+        );
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .timeout(config.http_timeout)
+            .connect_timeout(config.http_timeout.min(Duration::from_secs(15)))
+            .user_agent(concat!("baton-notion-rs/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ScimError::Setup(error_chain(&e)))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http,
+                base_url,
+                page_size: config.page_size,
+                retry: config.retry,
+                limiter: FixedWindowLimiter::new(config.requests_per_minute, config.rate_window),
+                requests: AtomicU64::new(0),
+                retries: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    pub fn page_size(&self) -> u32 {
+        self.inner.page_size
+    }
+
+    pub fn stats(&self) -> ClientStats {
+        ClientStats {
+            requests: self.inner.requests.load(Ordering::Relaxed),
+            retries: self.inner.retries.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Walks `/Users`, page by page.
+    pub fn users(&self) -> Pager<ScimUser> {
+        Pager::new(self.clone(), Resource::Users)
+    }
+
+    /// Walks `/Groups`, page by page.
+    pub fn groups(&self) -> Pager<ScimGroup> {
+        Pager::new(self.clone(), Resource::Groups)
+    }
+
+    /// One list page: `GET /Users?startIndex=..&count=..` (or `/Groups`).
+    pub async fn list_page<T: DeserializeOwned>(
+        &self,
+        resource: Resource,
+        start_index: u64,
+        count: u32,
+    ) -> Result<ListResponse<T>, ScimError> {
+        let query = [
+            ("startIndex", start_index.to_string()),
+            ("count", count.to_string()),
+        ];
+        self.get_json(resource.path(), &query).await
+    }
+
+    /// `GET /Groups/{id}`, for a group whose list entry did not carry `members`. `None` when the
+    /// group is gone (404): it was deleted between the list and this read.
+    pub async fn get_group(&self, id: &str) -> Result<Option<ScimGroup>, ScimError> {
+        let path = format!("/Groups/{}", encode_path_segment(id));
+        match self.get_json::<ScimGroup>(&path, &[]).await {
+            Ok(g) => Ok(Some(g)),
+            Err(ScimError::Http { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The cheapest real call, `GET /Users?startIndex=1&count=1`: proves the URL, the token and
+    /// the plan together. Returns the workspace's `totalResults` when the server gave one.
+    pub async fn check_token(&self) -> Result<Option<u64>, ScimError> {
+        let page = self.list_page::<ScimUser>(Resource::Users, 1, 1).await?;
+        Ok(page.total_results)
+    }
+
+    async fn get_json<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<T, ScimError> {
+        let url = format!("{}{}", self.inner.base_url, path);
+        let mut retries = 0u32;
+        loop {
+            self.inner.limiter.acquire().await;
+            self.inner.requests.fetch_add(1, Ordering::Relaxed);
+            let failure = match self.attempt(&url, path, query).await {
+                Ok(v) => return Ok(v),
+                Err(Attempt::Fatal(e)) => return Err(e),
+                Err(Attempt::Retry(f, wait)) => (f, wait),
+            };
+            let (failure, asked_wait) = failure;
+            if retries >= self.inner.retry.max_retries {
+                return Err(ScimError::RetriesExhausted {
+                    request: describe(path, query),
+                    attempts: retries + 1,
+                    last: failure,
+                });
+            }
+            let wait = asked_wait.unwrap_or_else(|| self.inner.retry.backoff(retries));
+            tracing::warn!(
+                request = %describe(path, query),
+                failure = %failure,
+                retry = retries + 1,
+                of = self.inner.retry.max_retries,
+                wait_ms = wait.as_millis() as u64,
+                "request failed; retrying"
+            );
+            tokio::time::sleep(wait).await;
+            retries += 1;
+            self.inner.retries.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    async fn attempt<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<T, Attempt> {
+        let started = std::time::Instant::now();
+        let response = self
+            .inner
+            .http
+            .get(url)
+            .query(query)
+            .send()
+            .await
+            .map_err(|e| Attempt::Retry(classify(&e), None))?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| Attempt::Retry(classify(&e), None))?;
+        tracing::debug!(
+            request = %describe(path, query),
+            status,
+            bytes = body.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "SCIM response"
+        );
+        match status {
+            200..=299 => serde_json::from_slice(&body)
+                .map_err(|e| Attempt::Retry(Failure::Malformed(e.to_string()), None)),
+            401 => Err(Attempt::Fatal(ScimError::Unauthorized)),
+            403 => Err(Attempt::Fatal(ScimError::Forbidden)),
+            429 => Err(Attempt::Retry(
+                Failure::RateLimited { retry_after },
+                retry_after.map(|s| self.inner.retry.retry_after(s)),
+            )),
+            408 | 500 | 502..=504 | 506..=599 => Err(Attempt::Retry(
+                Failure::Status {
+                    status,
+                    detail: error_detail(&body),
+                },
+                None,
+            )),
+            _ => Err(Attempt::Fatal(ScimError::Http {
+                request: describe(path, query),
+                status,
+                detail: error_detail(&body),
+            })),
+        }
+    }
+}
+
+fn classify(e: &reqwest::Error) -> Failure {
+    if e.is_timeout() {
+        Failure::Timeout
+    } else if e.is_connect() {
+        Failure::Connect(error_chain(e))
+    } else {
+        Failure::Transport(error_chain(e))
+    }
+}
+
+/// An error and its sources on one line. reqwest's errors carry the URL, never headers.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
+/// The useful part of an error body: SCIM's `detail`, Notion's REST `message`, or the start of
+/// the text.
+fn error_detail(body: &[u8]) -> String {
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
+        for key in ["detail", "message"] {
+            if let Some(s) = v.get(key).and_then(|d| d.as_str()) {
+                return s.to_owned();
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    if text.is_empty() {
+        return "(empty body)".to_owned();
+    }
+    text.chars().take(200).collect()
+}
+
+fn describe(path: &str, query: &[(&str, String)]) -> String {
+    if query.is_empty() {
+        return format!("GET {path}");
+    }
+    let q: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    format!("GET {path}?{}", q.join("&"))
+}
+
+/// Group ids are UUIDs, but a path segment is escaped all the same.
+fn encode_path_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_detail_prefers_scim_detail() {
+        assert_eq!(
+            error_detail(br#"{"schemas":["x"],"status":"400","detail":"bad filter"}"#),
+            "bad filter"
+        );
+        assert_eq!(error_detail(br#"{"object":"error","message":"nope"}"#), "nope");
+        assert_eq!(error_detail(b""), "(empty body)");
+        assert_eq!(error_detail(b"oops"), "oops");
+    }
+
+    #[test]
+    fn path_segments_are_escaped() {
+        assert_eq!(encode_path_segment("ab-12"), "ab-12");
+        assert_eq!(encode_path_segment("a/b c"), "a%2Fb%20c");
+    }
+
+    #[test]
+    fn bad_base_urls_are_refused() {
+        let cfg = ClientConfig::new("not a url", Secret::new("t"));
+        assert!(matches!(
+            ScimClient::new(cfg),
+            Err(ScimError::InvalidBaseUrl { .. })
+        ));
+        let cfg = ClientConfig::new("ftp://x/scim/v2", Secret::new("t"));
+        assert!(matches!(
+            ScimClient::new(cfg),
+            Err(ScimError::InvalidBaseUrl { .. })
+        ));
+    }
+
+    #[test]
+    fn client_debug_hides_the_token() {
+        let cfg = ClientConfig::new("http://127.0.0.1:1/scim/v2", Secret::new("tok_SEKRIT"));
+        assert!(!format!("{cfg:?}").contains("SEKRIT"));
+        let client = ScimClient::new(cfg);
+        assert!(!format!("{client:?}").contains("SEKRIT"));
+    }
+}

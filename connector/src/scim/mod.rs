@@ -1,0 +1,4 @@
+//! Notion's SCIM API as the connector sees it: wire types and the client.
+
+pub mod client;
+pub mod types;

@@ -1,0 +1,108 @@
+//! Every list pathology the mock can produce ends in the right file or a clear error, never a
+//! loop or a silent gap.
+
+mod common;
+
+use baton_notion::sync::SyncError;
+use baton_notion::scim::client::ScimError;
+use common::{assert_same, client, request_counts, sync_into, tempdir, Snapshot};
+use notion_scim_mock::{MockServer, PagingFault};
+
+async fn org(users: usize, groups: usize) -> MockServer {
+    MockServer::builder().seed(17).users(users).groups(groups).start().await
+}
+
+async fn sync_with(mock: &MockServer, fault: PagingFault) -> (Result<baton_notion::sync::SyncReport, SyncError>, tempfile::TempDir) {
+    mock.faults().paging(Some(fault));
+    let dir = tempdir();
+    let path = dir.path().join("sync.c1z");
+    let result = sync_into(&client(mock), &path).await;
+    if result.is_ok() {
+        assert_same(&Snapshot::from_c1z(&path), &Snapshot::from_truth(&mock.truth()));
+    } else {
+        assert!(!path.exists(), "a failed first sync leaves no file");
+    }
+    (result, dir)
+}
+
+#[tokio::test]
+async fn zero_items_per_page_is_ignored() {
+    let mock = org(250, 20).await;
+    let (result, _dir) = sync_with(&mock, PagingFault::ZeroItemsPerPage).await;
+    result.expect("sync succeeds");
+    let (users, groups, _, _) = request_counts(&mock);
+    assert_eq!((users, groups), (3, 1), "still the minimum");
+}
+
+#[tokio::test]
+async fn missing_items_per_page_is_ignored() {
+    let mock = org(250, 20).await;
+    let (result, _dir) = sync_with(&mock, PagingFault::MissingItemsPerPage).await;
+    result.expect("sync succeeds");
+    let (users, groups, _, _) = request_counts(&mock);
+    assert_eq!((users, groups), (3, 1));
+}
+
+#[tokio::test]
+async fn an_inflated_total_ends_on_the_empty_page() {
+    let mock = org(250, 20).await;
+    let (result, _dir) = sync_with(&mock, PagingFault::InflatedTotalResults(1_000)).await;
+    let report = result.expect("sync succeeds");
+    assert_eq!(report.users, 250);
+    assert_eq!(report.users_paging.total_results, Some(1_250));
+    let (users, groups, _, _) = request_counts(&mock);
+    // One empty page past the end for each list; no walking up to the claimed total.
+    assert_eq!((users, groups), (4, 2));
+}
+
+#[tokio::test]
+async fn ids_repeated_across_pages_are_kept_once() {
+    let mock = org(250, 150).await;
+    let (result, _dir) = sync_with(&mock, PagingFault::DuplicateAcrossPages).await;
+    let report = result.expect("sync succeeds");
+    assert_eq!(report.users, 250);
+    assert!(report.users_paging.duplicates > 0, "the repeats were seen: {:?}", report.users_paging);
+    assert_eq!(report.users_paging.distinct, 250);
+    assert!(report.groups_paging.duplicates > 0);
+}
+
+#[tokio::test]
+async fn endless_pages_end_in_a_clear_error() {
+    let mock = org(250, 20).await;
+    let (result, _dir) = sync_with(&mock, PagingFault::EndlessPages).await;
+    match result {
+        // The walk may also stop correctly once it has every id; what it must never do is loop.
+        Ok(report) => assert_eq!(report.users, 250),
+        Err(SyncError::Scim(ScimError::Paging { resource, detail })) => {
+            eprintln!("endless pages: {resource}: {detail}");
+            assert_eq!(resource, "users");
+            assert!(!detail.is_empty());
+        }
+        Err(other) => panic!("expected a paging error, got {other}"),
+    }
+    let (users, _, _, _) = request_counts(&mock);
+    assert!(users <= 10, "bounded: {users} user pages");
+}
+
+#[tokio::test]
+async fn reordering_between_requests_never_leaves_a_silent_gap() {
+    for users in [250, 40] {
+        let mock = org(users, 3).await;
+        mock.faults().reorder(true);
+        let dir = tempdir();
+        let path = dir.path().join("sync.c1z");
+        match sync_into(&client(&mock), &path).await {
+            Ok(report) => {
+                eprintln!("reorder, {users} users: complete after {:?}", report.users_paging);
+                assert_same(&Snapshot::from_c1z(&path), &Snapshot::from_truth(&mock.truth()));
+                assert_eq!(report.users as usize, users);
+            }
+            Err(SyncError::Scim(ScimError::Paging { detail, .. })) => {
+                eprintln!("reorder, {users} users: {detail}");
+                assert!(detail.contains("short of totalResults"), "{detail}");
+                assert!(!path.exists());
+            }
+            Err(other) => panic!("expected success or a paging error, got {other}"),
+        }
+    }
+}

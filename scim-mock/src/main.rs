@@ -1,0 +1,220 @@
+//! `notion-scim-mock`: the emulation as a standalone server, for connectors in any language.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::str::FromStr;
+
+use clap::{Args, Parser, Subcommand};
+use notion_scim_mock::{
+    FaultSettings, MockServer, OrgFile, OrgTruth, PagingFault, Quirks, RandomFaults, RateLimit, SeedSpec,
+};
+
+#[derive(Debug, Parser)]
+#[command(name = "notion-scim-mock", version, about = "An emulation of Notion Enterprise's SCIM API")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve an org until interrupted. Prints the base URL once it listens.
+    Serve(Box<ServeArgs>),
+    /// Print the ground truth of a seeded org (or of --org FILE) as JSON, without serving.
+    Truth(OrgArgs),
+}
+
+#[derive(Debug, Args)]
+struct OrgArgs {
+    /// Seed of the fake org: the same seed gives the same org.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Members of the first workspace visible through SCIM.
+    #[arg(long, default_value_t = 50)]
+    users: usize,
+    #[arg(long, default_value_t = 8)]
+    groups: usize,
+    /// Guests (never visible through SCIM); default a tenth of --users.
+    #[arg(long)]
+    guests: Option<usize>,
+    #[arg(long, default_value_t = 1)]
+    workspaces: usize,
+    /// Serve the org in this JSON file instead of a seeded one (see fixtures/orgs/).
+    #[arg(long, conflicts_with_all = ["seed", "users", "groups", "guests", "workspaces"])]
+    org: Option<PathBuf>,
+    /// The first workspace's SCIM token (default: secret_notion_scim_mock_token).
+    #[arg(long, env = "NOTION_SCIM_MOCK_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Address to listen on; port 0 picks a free one.
+    #[arg(long, default_value = "127.0.0.1:8765")]
+    addr: String,
+    #[command(flatten)]
+    org: OrgArgs,
+    #[command(flatten)]
+    quirks: Quirks,
+    #[command(flatten)]
+    faults: FaultArgs,
+    /// Log each request at this level and above (error, warn, info, debug, trace).
+    #[arg(long, default_value = "info")]
+    log_level: String,
+}
+
+/// Faults for the first workspace's token. All can be changed later with PUT /__admin/faults.
+#[derive(Debug, Args)]
+struct FaultArgs {
+    /// Faults for the first requests, in order: e.g. `503,reset,ok,429:2,latency:300,truncate,
+    /// malformed,lost-response`.
+    #[arg(long, value_delimiter = ',')]
+    fault_script: Vec<notion_scim_mock::Fault>,
+    /// Seeded random faults: `seed=7,probability=0.1,kinds=503|reset|truncate`.
+    #[arg(long)]
+    fault_random: Option<RandomArg>,
+    /// A fixed-window rate limit in requests per minute (Notion's public API: 600). Off unless given.
+    #[arg(long)]
+    rate_limit: Option<u32>,
+    /// Latency added to every request, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// Rotate list results by a random offset on every request.
+    #[arg(long)]
+    reorder: bool,
+    /// A list pathology: zero-items-per-page, missing-items-per-page, inflated-total-results=N,
+    /// duplicate-across-pages, endless-pages.
+    #[arg(long)]
+    paging: Option<PagingArg>,
+}
+
+#[derive(Debug, Clone)]
+struct RandomArg(RandomFaults);
+
+impl FromStr for RandomArg {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut r = RandomFaults { seed: 0, probability: 0.1, kinds: Vec::new() };
+        for part in s.split(',') {
+            let (k, v) = part.split_once('=').ok_or_else(|| format!("expected key=value, got {part:?}"))?;
+            match k.trim() {
+                "seed" => r.seed = v.parse().map_err(|_| format!("bad seed {v:?}"))?,
+                "probability" => {
+                    r.probability = v.parse().map_err(|_| format!("bad probability {v:?}"))?;
+                    if !(0.0..=1.0).contains(&r.probability) {
+                        return Err(format!("probability must be between 0 and 1, got {v}"));
+                    }
+                }
+                "kinds" => r.kinds = v.split('|').map(str::parse).collect::<Result<_, _>>()?,
+                other => return Err(format!("unknown key {other:?}: expected seed, probability or kinds")),
+            }
+        }
+        if r.kinds.is_empty() {
+            return Err("kinds=... is required, e.g. kinds=503|reset".into());
+        }
+        Ok(RandomArg(r))
+    }
+}
+
+#[derive(Debug, Clone)]
+struct PagingArg(PagingFault);
+
+impl FromStr for PagingArg {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(PagingArg(match s {
+            "zero-items-per-page" => PagingFault::ZeroItemsPerPage,
+            "missing-items-per-page" => PagingFault::MissingItemsPerPage,
+            "duplicate-across-pages" => PagingFault::DuplicateAcrossPages,
+            "endless-pages" => PagingFault::EndlessPages,
+            other => match other.strip_prefix("inflated-total-results=") {
+                Some(n) => PagingFault::InflatedTotalResults(n.parse().map_err(|_| format!("bad number {n:?}"))?),
+                None => return Err(format!("unknown paging fault {other:?}")),
+            },
+        }))
+    }
+}
+
+fn builder(args: &OrgArgs) -> anyhow::Result<notion_scim_mock::MockServerBuilder> {
+    let mut b = MockServer::builder().spec(SeedSpec {
+        seed: args.seed,
+        users: args.users,
+        groups: args.groups,
+        guests: args.guests,
+        workspaces: args.workspaces,
+        ..SeedSpec::default()
+    });
+    if let Some(path) = &args.org {
+        let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        let file: OrgFile = serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        b = b.org(file.build().map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?);
+    }
+    if let Some(token) = &args.token {
+        b = b.token(token.clone());
+    }
+    Ok(b)
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_new(format!("notion_scim_mock={}", args.log_level))
+        .map_err(|e| anyhow::anyhow!("bad --log-level: {e}"))?;
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let org = builder(&args.org)?.build_org();
+    let first_token = org.tokens.first().map(|t| t.id.clone()).unwrap_or_default();
+    let f = args.faults;
+    let settings = FaultSettings {
+        script: f.fault_script,
+        rate_limit: f.rate_limit.map(RateLimit::per_minute),
+        random: f.fault_random.map(|r| r.0),
+        latency_ms: f.latency_ms,
+        reorder: f.reorder,
+        paging: f.paging.map(|p| p.0),
+    };
+    let listener = tokio::net::TcpListener::bind(&args.addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.addr))?;
+    let addr = listener.local_addr()?;
+    let members: usize = org.workspaces.first().map_or(0, |w| w.members.len());
+    let groups: usize = org.workspaces.first().map_or(0, |w| w.groups.len());
+    println!("notion-scim-mock listening on http://{addr}/scim/v2");
+    eprintln!(
+        "serving {members} members and {groups} groups; token {first_token} (its secret is --token, or {} by default); admin API at http://{addr}/__admin",
+        if args.org.token.is_some() { "the value given" } else { "the documented default" }
+    );
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    notion_scim_mock::serve_org(listener, org, args.quirks, vec![(first_token, settings)], shutdown).await;
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("notion-scim-mock: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match cli.command {
+        Command::Serve(args) => runtime.block_on(serve(*args)),
+        Command::Truth(args) => builder(&args).and_then(|b| {
+            let truth = OrgTruth::of(&b.build_org());
+            let text = serde_json::to_string_pretty(&truth)?;
+            // A closed pipe (`| head`) is the reader's choice, not an error.
+            match writeln!(std::io::stdout().lock(), "{text}") {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+                _ => Ok(()),
+            }
+        }),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("notion-scim-mock: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
