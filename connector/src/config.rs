@@ -52,9 +52,8 @@ pub enum Command {
 
 /// Every flag. No field has a clap default: see the module docs.
 //
-// Room is left for the one-shot provisioning flags of baton-sdk (`--grant-entitlement`,
-// `--revoke-grant`, `--create-account-profile`, `--delete-resource` ...): a later change adds
-// them here and a mode to `main`.
+// The one-shot provisioning flags are baton-sdk's; with one of them a run provisions instead of
+// syncing. They are not read from `.baton.yaml`: a file that made every run a grant would surprise.
 #[derive(Debug, Clone, Default, Args)]
 pub struct Flags {
     /// The Notion SCIM token used to connect to the Notion SCIM API (secret, required)
@@ -101,6 +100,76 @@ pub struct Flags {
     /// This must be set in order for provisioning actions to be enabled
     #[arg(short = 'p', long, env = "BATON_PROVISIONING", global = true, action = ArgAction::SetTrue)]
     pub provisioning: bool,
+
+    /// The entitlement to grant to the principal: role:<role>:assigned or group:<group id>:member
+    #[arg(long, env = "BATON_GRANT_ENTITLEMENT", value_name = "ID",
+          requires_all = ["grant_principal", "grant_principal_type"],
+          conflicts_with_all = ["revoke_grant", "create_account_profile", "delete_resource"])]
+    pub grant_entitlement: Option<String>,
+
+    /// The id of the principal to grant the entitlement to
+    #[arg(long, env = "BATON_GRANT_PRINCIPAL", value_name = "ID", requires = "grant_entitlement")]
+    pub grant_principal: Option<String>,
+
+    /// The resource type of the principal to grant the entitlement to (user)
+    #[arg(long, env = "BATON_GRANT_PRINCIPAL_TYPE", value_name = "TYPE", requires = "grant_entitlement")]
+    pub grant_principal_type: Option<String>,
+
+    /// The grant to revoke: <entitlement id>:user:<user id>
+    #[arg(long, env = "BATON_REVOKE_GRANT", value_name = "ID",
+          conflicts_with_all = ["create_account_profile", "delete_resource"])]
+    pub revoke_grant: Option<String>,
+
+    /// JSON profile of the account to create: {"first_name","last_name","email"[,"workspace_role"]}
+    #[arg(long, env = "BATON_CREATE_ACCOUNT_PROFILE", value_name = "JSON", conflicts_with = "delete_resource")]
+    pub create_account_profile: Option<String>,
+
+    /// The login of the account to create (its email)
+    #[arg(long, env = "BATON_CREATE_ACCOUNT_LOGIN", value_name = "LOGIN", requires = "create_account_profile")]
+    pub create_account_login: Option<String>,
+
+    /// The email of the account to create
+    #[arg(long, env = "BATON_CREATE_ACCOUNT_EMAIL", value_name = "EMAIL", requires = "create_account_profile")]
+    pub create_account_email: Option<String>,
+
+    /// The id of the resource to delete
+    #[arg(long, env = "BATON_DELETE_RESOURCE", value_name = "ID", requires = "delete_resource_type")]
+    pub delete_resource: Option<String>,
+
+    /// The resource type of the resource to delete (user)
+    #[arg(long, env = "BATON_DELETE_RESOURCE_TYPE", value_name = "TYPE", requires = "delete_resource")]
+    pub delete_resource_type: Option<String>,
+}
+
+impl Flags {
+    /// The one-shot provisioning operation these flags ask for, checked before any request;
+    /// `None` for a sync.
+    pub fn operation(&self) -> Result<Option<crate::provision::Operation>, crate::provision::InvalidRequest> {
+        use crate::provision::{request, Operation};
+        if let (Some(entitlement), Some(principal), Some(kind)) =
+            (&self.grant_entitlement, &self.grant_principal, &self.grant_principal_type)
+        {
+            let target = request::parse_entitlement(entitlement)?;
+            let user_id = request::parse_principal(principal, kind)?;
+            return Ok(Some(Operation::Grant { target, user_id }));
+        }
+        if let Some(grant) = &self.revoke_grant {
+            let (target, user_id) = request::parse_grant(grant)?;
+            return Ok(Some(Operation::Revoke { target, user_id }));
+        }
+        if let Some(profile) = &self.create_account_profile {
+            let account = request::parse_new_account(
+                profile,
+                self.create_account_login.as_deref(),
+                self.create_account_email.as_deref(),
+            )?;
+            return Ok(Some(Operation::CreateAccount(account)));
+        }
+        if let (Some(id), Some(kind)) = (&self.delete_resource, &self.delete_resource_type) {
+            return Ok(Some(Operation::DeleteUser { user_id: request::parse_delete(id, kind)? }));
+        }
+        Ok(None)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,7 +264,10 @@ impl Settings {
         let file = file.unwrap_or(&empty);
         let scim_token = match flags.scim_token {
             Some(t) => Some(t),
-            None => file.string("scim-token")?.filter(|s| !s.trim().is_empty()).map(|s| Secret::new(s.trim())),
+            None => file
+                .string("scim-token")?
+                .filter(|s| !s.trim().is_empty())
+                .map(|s| Secret::new(s.trim())),
         };
         let base_url = match flags.base_url {
             Some(u) => u,
@@ -203,7 +275,10 @@ impl Settings {
         };
         let path = match flags.file {
             Some(p) => p,
-            None => file.string("file")?.map(PathBuf::from).unwrap_or_else(|| PathBuf::from(DEFAULT_FILE)),
+            None => file
+                .string("file")?
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_FILE)),
         };
         let log_level = match flags.log_level {
             Some(l) => l,
@@ -246,7 +321,10 @@ impl Settings {
                     .ok()
                     .filter(|n| (1..=MAX_HTTP_TIMEOUT_SECONDS).contains(n))
                     .ok_or_else(|| {
-                        file.bad("http-timeout-seconds", format!("{n} is not in 1..={MAX_HTTP_TIMEOUT_SECONDS}"))
+                        file.bad(
+                            "http-timeout-seconds",
+                            format!("{n} is not in 1..={MAX_HTTP_TIMEOUT_SECONDS}"),
+                        )
                     })?,
                 None => DEFAULT_HTTP_TIMEOUT_SECONDS,
             },
@@ -327,15 +405,20 @@ impl ConfigFile {
     }
 
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError::File { path: path.to_owned(), detail: e.to_string() })?;
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+            path: path.to_owned(),
+            detail: e.to_string(),
+        })?;
         Self::parse(path, &text)
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
         let value: serde_yaml::Value = serde_yaml::from_str(text)
             // serde_yaml's message quotes no values, only positions, so a token cannot leak here.
-            .map_err(|e| ConfigError::File { path: path.to_owned(), detail: e.to_string() })?;
+            .map_err(|e| ConfigError::File {
+                path: path.to_owned(),
+                detail: e.to_string(),
+            })?;
         let values = match value {
             serde_yaml::Value::Mapping(m) => m,
             serde_yaml::Value::Null => serde_yaml::Mapping::new(),
@@ -346,7 +429,10 @@ impl ConfigFile {
                 })
             }
         };
-        Ok(Self { path: path.to_owned(), values })
+        Ok(Self {
+            path: path.to_owned(),
+            values,
+        })
     }
 
     fn get(&self, key: &str) -> Option<&serde_yaml::Value> {
@@ -357,7 +443,11 @@ impl ConfigFile {
     }
 
     fn bad(&self, key: &str, detail: String) -> ConfigError {
-        ConfigError::Value { path: self.path.clone(), key: key.to_owned(), detail }
+        ConfigError::Value {
+            path: self.path.clone(),
+            key: key.to_owned(),
+            detail,
+        }
     }
 
     fn string(&self, key: &str) -> Result<Option<String>, ConfigError> {
@@ -373,12 +463,15 @@ impl ConfigFile {
     fn integer(&self, key: &str) -> Result<Option<i64>, ConfigError> {
         match self.get(key) {
             None => Ok(None),
-            Some(serde_yaml::Value::Number(n)) => {
-                n.as_i64().map(Some).ok_or_else(|| self.bad(key, "expected a whole number".to_owned()))
-            }
-            Some(serde_yaml::Value::String(s)) => {
-                s.trim().parse().map(Some).map_err(|_| self.bad(key, format!("{s:?} is not a whole number")))
-            }
+            Some(serde_yaml::Value::Number(n)) => n
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| self.bad(key, "expected a whole number".to_owned())),
+            Some(serde_yaml::Value::String(s)) => s
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| self.bad(key, format!("{s:?} is not a whole number"))),
             Some(_) => Err(self.bad(key, "expected a whole number".to_owned())),
         }
     }
@@ -401,7 +494,11 @@ impl ConfigFile {
         match self.get(key) {
             None => Ok(None),
             Some(serde_yaml::Value::String(s)) => Ok(Some(
-                s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+                s.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
             )),
             Some(serde_yaml::Value::Sequence(items)) => items
                 .iter()
@@ -446,7 +543,10 @@ mod tests {
         assert_eq!(s.map(|s| s.requests_per_minute), Some(600));
         assert_eq!(s.map(|s| s.http_timeout_seconds), Some(300));
         assert_eq!(s.map(|s| s.log_level.as_str()), Some("info"));
-        assert_eq!(s.map(|s| s.sync_resource_types.clone()), Some(ResourceTypeId::ALL.to_vec()));
+        assert_eq!(
+            s.map(|s| s.sync_resource_types.clone()),
+            Some(ResourceTypeId::ALL.to_vec())
+        );
         assert_eq!(s.map(|s| s.provisioning), Some(false));
         assert!(matches!(
             Settings::resolve(Flags::default(), None).and_then(|s| s.client_config()),
@@ -461,7 +561,10 @@ mod tests {
              sync-resource-types: [user, role]\nprovisioning: true\nlog-level: debug\n",
         );
         let s = Settings::resolve(Flags::default(), Some(&f)).ok();
-        assert_eq!(s.as_ref().and_then(|s| s.scim_token.as_ref()).map(Secret::expose), Some("from-file"));
+        assert_eq!(
+            s.as_ref().and_then(|s| s.scim_token.as_ref()).map(Secret::expose),
+            Some("from-file")
+        );
         assert_eq!(s.as_ref().map(|s| s.page_size), Some(50));
         assert_eq!(s.as_ref().map(|s| s.file.clone()), Some(PathBuf::from("f.c1z")));
         assert_eq!(
@@ -471,8 +574,15 @@ mod tests {
         assert_eq!(s.as_ref().map(|s| s.provisioning), Some(true));
         assert_eq!(s.as_ref().map(|s| s.log_level.as_str()), Some("debug"));
 
-        let s = Settings::resolve(flags(&["--scim-token", "from-flag", "--page-size", "7", "-f", "x.c1z"]), Some(&f)).ok();
-        assert_eq!(s.as_ref().and_then(|s| s.scim_token.as_ref()).map(Secret::expose), Some("from-flag"));
+        let s = Settings::resolve(
+            flags(&["--scim-token", "from-flag", "--page-size", "7", "-f", "x.c1z"]),
+            Some(&f),
+        )
+        .ok();
+        assert_eq!(
+            s.as_ref().and_then(|s| s.scim_token.as_ref()).map(Secret::expose),
+            Some("from-flag")
+        );
         assert_eq!(s.as_ref().map(|s| s.page_size), Some(7));
         assert_eq!(s.as_ref().map(|s| s.file.clone()), Some(PathBuf::from("x.c1z")));
         assert_eq!(s.as_ref().map(|s| s.base_url.as_str()), Some("http://file/scim/v2"));
@@ -485,8 +595,13 @@ mod tests {
             assert!(err.is_err(), "--page-size {bad} should be refused");
         }
         let f = file("page-size: 500\n");
-        let err = Settings::resolve(Flags::default(), Some(&f)).err().map(|e| e.to_string());
-        assert_eq!(err.as_deref(), Some("config file .baton.yaml: page-size: 500 is not in 1..=100"));
+        let err = Settings::resolve(Flags::default(), Some(&f))
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some("config file .baton.yaml: page-size: 500 is not in 1..=100")
+        );
         let f = file("sync-resource-types: user,widget\n");
         assert!(Settings::resolve(Flags::default(), Some(&f)).is_err());
         assert!(Cli::try_parse_from(["baton-notion", "--sync-resource-types", "user,widget"]).is_err());
@@ -506,7 +621,12 @@ mod tests {
         // Global flags may follow the subcommand.
         let cli = Cli::try_parse_from(["baton-notion", "validate", "--scim-token", "t"]).ok();
         assert_eq!(cli.as_ref().and_then(|c| c.command), Some(Command::Validate));
-        assert_eq!(cli.as_ref().and_then(|c| c.flags.scim_token.as_ref()).map(Secret::expose), Some("t"));
+        assert_eq!(
+            cli.as_ref()
+                .and_then(|c| c.flags.scim_token.as_ref())
+                .map(Secret::expose),
+            Some("t")
+        );
     }
 
     #[test]

@@ -6,7 +6,10 @@
 //! - [`model`]: how Notion's users, groups and roles become baton resources, entitlements and grants.
 //! - [`c1z`]: the c1z file: writing a sync run atomically, and reading one back.
 //! - [`sync`]: one full sync, streaming pages from [`scim`] through [`model`] into [`c1z`].
+//! - [`provision`]: one-shot provisioning (accounts, roles, group memberships), idempotent.
 //! - [`config`]: the command line, environment and `.baton.yaml` configuration.
+//! - [`cli`]: the `capabilities`, `config` and `validate` subcommands.
+//! - [`secret`]: the token type that never prints; [`logging`] and [`progress`]: stderr output.
 
 pub mod c1z;
 pub mod cli;
@@ -15,6 +18,7 @@ pub mod logging;
 pub mod model;
 pub mod progress;
 pub mod proto;
+pub mod provision;
 pub mod scim;
 pub mod secret;
 pub mod sync;

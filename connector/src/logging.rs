@@ -11,9 +11,7 @@ use crate::progress::LogWriter;
 /// person needs at `trace`, and HTTP internals below `info` are noise that could, in some future
 /// version of a dependency, print request headers.
 pub fn init(level: &str, format: LogFormat) {
-    let directives = format!(
-        "{level},hyper=info,hyper_util=info,reqwest=info,rustls=info,h2=info,tokio=info,mio=info"
-    );
+    let directives = format!("{level},hyper=info,hyper_util=info,reqwest=info,rustls=info,h2=info,tokio=info,mio=info");
     let filter = EnvFilter::try_new(&directives).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -10,10 +10,11 @@ use clap::Parser;
 
 use baton_notion::cli::{self, Validation};
 use baton_notion::config::{Cli, Command, ConfigFile, Settings, CONFIG_PATH_ENV};
+use baton_notion::logging;
 use baton_notion::progress::Progress;
+use baton_notion::provision::Operation;
 use baton_notion::scim::client::{RetryPolicy, ScimClient};
 use baton_notion::sync::{self, SyncOptions};
-use baton_notion::logging;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -52,9 +53,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Validate) | None => {}
     }
 
+    // A provisioning request is checked whole before anything else happens.
+    let operation = cli.flags.operation()?;
     let cwd = std::env::current_dir().context("cannot read the working directory")?;
     let file = ConfigFile::discover(std::env::var_os(CONFIG_PATH_ENV).map(Into::into), &cwd)?;
     let settings = Settings::resolve(cli.flags, file.as_ref())?;
+    if operation.is_some() && !settings.provisioning {
+        anyhow::bail!("provisioning actions are disabled: add -p/--provisioning (or BATON_PROVISIONING=true) to enable them");
+    }
     logging::init(&settings.log_level, settings.log_format_or_default());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -62,9 +68,32 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
 
-    match cli.command {
-        Some(Command::Validate) => runtime.block_on(validate(&settings)),
+    match (cli.command, operation) {
+        (Some(Command::Validate), _) => runtime.block_on(validate(&settings)),
+        (_, Some(op)) => runtime.block_on(provision(&settings, &op)),
         _ => runtime.block_on(sync_once(&settings)),
+    }
+}
+
+/// One provisioning operation: its outcome as JSON on stdout; on failure, the error as JSON on
+/// stdout too, one line on stderr, and a non-zero exit.
+async fn provision(settings: &Settings, op: &Operation) -> anyhow::Result<ExitCode> {
+    let client = ScimClient::new(settings.client_config()?)?;
+    match baton_notion::provision::execute(&client, op).await {
+        Ok(outcome) => {
+            println!("{}", serde_json::to_string_pretty(&outcome)?);
+            tracing::info!(operation = outcome.operation, result = ?outcome.result, "{}", outcome.message);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            let failure = serde_json::json!({
+                "operation": baton_notion::provision::operation_name(op),
+                "result": "failed",
+                "error": e.to_string(),
+            });
+            println!("{}", serde_json::to_string_pretty(&failure)?);
+            Err(e.into())
+        }
     }
 }
 
@@ -89,7 +118,10 @@ async fn validate(settings: &Settings) -> anyhow::Result<ExitCode> {
 
 async fn sync_once(settings: &Settings) -> anyhow::Result<ExitCode> {
     let client = ScimClient::new(settings.client_config()?)?;
-    let options = SyncOptions { resource_types: settings.sync_resource_types.clone(), ..SyncOptions::default() };
+    let options = SyncOptions {
+        resource_types: settings.sync_resource_types.clone(),
+        ..SyncOptions::default()
+    };
     let progress = Progress::for_stderr();
     tracing::info!(
         base_url = %settings.base_url,

@@ -50,7 +50,10 @@ impl Progress {
         bar.set_style(style);
         bar.enable_steady_tick(Duration::from_millis(120));
         *ACTIVE.lock().unwrap_or_else(PoisonError::into_inner) = Some(bar.clone());
-        let p = Self { bar: Some(bar), counts: Arc::default() };
+        let p = Self {
+            bar: Some(bar),
+            counts: Arc::default(),
+        };
         p.redraw();
         p
     }

@@ -41,7 +41,10 @@ pub struct SyncOptions {
 
 impl Default for SyncOptions {
     fn default() -> Self {
-        Self { resource_types: ResourceTypeId::ALL.to_vec(), group_read_concurrency: 4 }
+        Self {
+            resource_types: ResourceTypeId::ALL.to_vec(),
+            group_read_concurrency: 4,
+        }
     }
 }
 
@@ -79,7 +82,9 @@ pub enum SyncError {
     Writer(String),
 }
 
-/// One unit of work for the write half.
+/// One unit of work for the write half: a page as it arrived. The model runs on the writer
+/// thread; running it on the fetch side was tried and bought no speed (SQLite dominates) for
+/// 40 MB more peak memory (grants are far bigger than the SCIM page they come from).
 #[derive(Debug)]
 enum Batch {
     Users(Vec<ScimUser>),
@@ -161,7 +166,11 @@ async fn fetch_half(
             send(tx, Batch::Users(page)).await?;
         }
         users_paging = pager.report().clone();
-        tracing::info!(users = users_paging.distinct, pages = users_paging.pages, "users listed");
+        tracing::info!(
+            users = users_paging.distinct,
+            pages = users_paging.pages,
+            "users listed"
+        );
     }
 
     let mut groups_paging = PagingReport::default();
@@ -175,14 +184,21 @@ async fn fetch_half(
             send(tx, Batch::Groups(page)).await?;
         }
         groups_paging = pager.report().clone();
-        tracing::info!(groups = groups_paging.distinct, pages = groups_paging.pages, group_reads, "groups listed");
+        tracing::info!(
+            groups = groups_paging.distinct,
+            pages = groups_paging.pages,
+            group_reads,
+            "groups listed"
+        );
     }
     Ok((users_paging, groups_paging, group_reads))
 }
 
 async fn send(tx: &mpsc::Sender<Batch>, batch: Batch) -> Result<(), SyncError> {
     // The writer only drops its end when it failed; its own error explains why.
-    tx.send(batch).await.map_err(|_| SyncError::Writer("the c1z writer failed".into()))
+    tx.send(batch)
+        .await
+        .map_err(|_| SyncError::Writer("the c1z writer failed".into()))
 }
 
 /// Reads by id each group whose list entry had no `members`, keeping the page's order. A group

@@ -1,6 +1,9 @@
 //! Every fault the mock can inject: retried where it should be, fatal where it should be, and
 //! a failed sync never touches the previous file.
 
+// Helpers outside #[test] fns are test code too: clippy.toml's in-tests allowances do not reach them.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
 mod common;
 
 use std::time::{Duration, Instant};
@@ -27,14 +30,24 @@ async fn survives(faults: Vec<Fault>) -> baton_notion::sync::SyncReport {
         .unwrap_or_else(|e| panic!("sync with {faults:?} should succeed: {e}"));
     assert_same(&Snapshot::from_c1z(&path), &Snapshot::from_truth(&mock.truth()));
     let (users, groups, _, _) = request_counts(&mock);
-    assert_eq!(users + groups, 4 + report.retries as usize, "one extra request per retry");
+    assert_eq!(
+        users + groups,
+        4 + report.retries as usize,
+        "one extra request per retry"
+    );
     report
 }
 
 #[tokio::test]
 async fn server_errors_are_retried() {
     for status in [500, 502, 503, 504, 529] {
-        let report = survives(vec![Fault::Status(status), Fault::Status(status), Fault::None, Fault::Status(status)]).await;
+        let report = survives(vec![
+            Fault::Status(status),
+            Fault::Status(status),
+            Fault::None,
+            Fault::Status(status),
+        ])
+        .await;
         assert_eq!(report.retries, 3, "status {status}");
     }
 }
@@ -60,14 +73,22 @@ async fn retry_after_is_honoured() {
     let c = client_with(&mock, |c| c.retry.max_retry_after = Duration::from_secs(5));
     let dir = tempdir();
     let started = Instant::now();
-    sync_into(&c, &dir.path().join("s.c1z")).await.expect("sync succeeds after the wait");
-    assert!(started.elapsed() >= Duration::from_secs(1), "waited {:?}", started.elapsed());
+    sync_into(&c, &dir.path().join("s.c1z"))
+        .await
+        .expect("sync succeeds after the wait");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "waited {:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
 async fn retry_after_is_capped() {
     let mock = MockServer::builder().seed(1).users(5).groups(1).start().await;
-    mock.faults().script([Fault::RateLimited { retry_after_secs: 3_600 }]);
+    mock.faults().script([Fault::RateLimited {
+        retry_after_secs: 3_600,
+    }]);
     let c = client_with(&mock, |c| c.retry.max_retry_after = Duration::from_millis(100));
     let dir = tempdir();
     let started = Instant::now();
@@ -78,7 +99,8 @@ async fn retry_after_is_capped() {
 #[tokio::test]
 async fn slow_answers_time_out_and_are_retried() {
     let mock = org().await;
-    mock.faults().script([Fault::Latency(Duration::from_millis(800)), Fault::None]);
+    mock.faults()
+        .script([Fault::Latency(Duration::from_millis(800)), Fault::None]);
     let c = client_with(&mock, |c| c.http_timeout = Duration::from_millis(300));
     let dir = tempdir();
     let path = dir.path().join("s.c1z");
@@ -140,9 +162,20 @@ async fn a_rate_limit_storm_past_the_budget_fails_clearly_and_keeps_the_old_file
         other => panic!("expected RetriesExhausted, got {other}"),
     }
     let message = err.to_string();
-    assert!(message.contains("429") && message.contains("requests-per-minute"), "{message}");
-    assert_eq!(std::fs::read(&path).expect("read"), before, "the previous file is untouched");
-    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).expect("ls").flatten().map(|e| e.file_name()).collect();
+    assert!(
+        message.contains("429") && message.contains("requests-per-minute"),
+        "{message}"
+    );
+    assert_eq!(
+        std::fs::read(&path).expect("read"),
+        before,
+        "the previous file is untouched"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("ls")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
     assert_eq!(leftovers.len(), 1, "no temp files left: {leftovers:?}");
 }
 
@@ -155,7 +188,10 @@ async fn a_revoked_token_stops_at_once_with_advice() {
     let err = sync_into(&client(&mock), &path).await.expect_err("revoked");
     assert!(matches!(err, SyncError::Scim(ScimError::Unauthorized)), "{err}");
     let message = err.to_string();
-    assert!(message.contains("revoked") && message.contains("Identity & provisioning"), "{message}");
+    assert!(
+        message.contains("revoked") && message.contains("Identity & provisioning"),
+        "{message}"
+    );
     assert!(!message.contains(mock.token()));
     assert_eq!(mock.journal().len(), 1, "401 is not retried");
     assert!(!path.exists());
@@ -166,7 +202,9 @@ async fn forbidden_stops_at_once() {
     let mock = org().await;
     mock.faults().script([Fault::Status(403)]);
     let dir = tempdir();
-    let err = sync_into(&client(&mock), &dir.path().join("s.c1z")).await.expect_err("403");
+    let err = sync_into(&client(&mock), &dir.path().join("s.c1z"))
+        .await
+        .expect_err("403");
     assert!(matches!(err, SyncError::Scim(ScimError::Forbidden)), "{err}");
     assert_eq!(mock.journal().len(), 1);
 }
@@ -183,13 +221,20 @@ async fn the_client_keeps_its_own_rate_limit() {
     let report = sync_into(&c, &dir.path().join("s.c1z")).await.expect("sync");
     // 11 requests at 4 per window: the third window opens after two full windows.
     assert_eq!(report.requests, 11);
-    assert!(started.elapsed() >= Duration::from_millis(800), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(800),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
 async fn a_server_rate_limit_is_waited_out() {
     let mock = MockServer::builder().seed(2).users(500).groups(10).start().await;
-    mock.faults().rate_limit(Some(RateLimit { requests: 3, window_secs: 1 }));
+    mock.faults().rate_limit(Some(RateLimit {
+        requests: 3,
+        window_secs: 1,
+    }));
     let c = client_with(&mock, |c| {
         c.retry.max_retry_after = Duration::from_secs(2);
         c.retry.max_retries = 8;
@@ -204,7 +249,10 @@ async fn a_server_rate_limit_is_waited_out() {
 #[tokio::test]
 async fn validate_says_what_is_wrong() {
     let mock = org().await;
-    assert!(matches!(validate(&client(&mock)).await, Validation::Valid { users: Some(250) }));
+    assert!(matches!(
+        validate(&client(&mock)).await,
+        Validation::Valid { users: Some(250) }
+    ));
     assert_eq!(mock.journal().len(), 1, "one cheap call");
     let q = mock.journal()[0].query.clone().unwrap_or_default();
     assert!(q.contains("count=1"), "{q}");

@@ -1,10 +1,13 @@
 //! Every list pathology the mock can produce ends in the right file or a clear error, never a
 //! loop or a silent gap.
 
+// Helpers outside #[test] fns are test code too: clippy.toml's in-tests allowances do not reach them.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
 mod common;
 
-use baton_notion::sync::SyncError;
 use baton_notion::scim::client::ScimError;
+use baton_notion::sync::SyncError;
 use common::{assert_same, client, request_counts, sync_into, tempdir, Snapshot};
 use notion_scim_mock::{MockServer, PagingFault};
 
@@ -12,7 +15,10 @@ async fn org(users: usize, groups: usize) -> MockServer {
     MockServer::builder().seed(17).users(users).groups(groups).start().await
 }
 
-async fn sync_with(mock: &MockServer, fault: PagingFault) -> (Result<baton_notion::sync::SyncReport, SyncError>, tempfile::TempDir) {
+async fn sync_with(
+    mock: &MockServer,
+    fault: PagingFault,
+) -> (Result<baton_notion::sync::SyncReport, SyncError>, tempfile::TempDir) {
     mock.faults().paging(Some(fault));
     let dir = tempdir();
     let path = dir.path().join("sync.c1z");
@@ -61,7 +67,11 @@ async fn ids_repeated_across_pages_are_kept_once() {
     let (result, _dir) = sync_with(&mock, PagingFault::DuplicateAcrossPages).await;
     let report = result.expect("sync succeeds");
     assert_eq!(report.users, 250);
-    assert!(report.users_paging.duplicates > 0, "the repeats were seen: {:?}", report.users_paging);
+    assert!(
+        report.users_paging.duplicates > 0,
+        "the repeats were seen: {:?}",
+        report.users_paging
+    );
     assert_eq!(report.users_paging.distinct, 250);
     assert!(report.groups_paging.duplicates > 0);
 }

@@ -1,6 +1,9 @@
 //! End to end over real HTTP: seeded orgs of several sizes and shapes in the in-process mock,
 //! synced into a c1z that must read back as the mock's ground truth, for the fewest requests.
 
+// Helpers outside #[test] fns are test code too: clippy.toml's in-tests allowances do not reach them.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
 mod common;
 
 use baton_notion::c1z::C1zReader;
@@ -64,8 +67,17 @@ async fn syncs_awkward_user_shapes_and_empty_groups() {
     let truth = mock.truth();
     // The seed really holds the shapes this test is about.
     assert!(truth.users.iter().any(|u| !u.active), "an inactive user");
-    assert!(truth.users.iter().any(|u| u.role.is_none()), "a user without the role extension");
-    assert!(truth.users.iter().any(|u| u.given_name.is_none() && u.formatted_name.is_some()), "formatted-only name");
+    assert!(
+        truth.users.iter().any(|u| u.role.is_none()),
+        "a user without the role extension"
+    );
+    assert!(
+        truth
+            .users
+            .iter()
+            .any(|u| u.given_name.is_none() && u.formatted_name.is_some()),
+        "formatted-only name"
+    );
     assert!(truth.groups.iter().any(|g| g.members.is_empty()), "an empty group");
     check_org(mock).await;
 }
@@ -76,7 +88,10 @@ async fn reads_each_group_by_id_when_lists_omit_members() {
         .seed(5)
         .users(130)
         .groups(120)
-        .quirks(Quirks { list_groups_with_members: false, ..Default::default() })
+        .quirks(Quirks {
+            list_groups_with_members: false,
+            ..Default::default()
+        })
         .start()
         .await;
     let dir = tempdir();
@@ -123,8 +138,13 @@ async fn sync_resource_types_limits_what_is_fetched_and_written() {
     let mock = MockServer::builder().seed(8).users(40).groups(5).start().await;
     let dir = tempdir();
     let path = dir.path().join("sync.c1z");
-    let options = SyncOptions { resource_types: vec![ResourceTypeId::Group], ..SyncOptions::default() };
-    let report = sync::run(&client(&mock), &path, &options, &Progress::hidden()).await.expect("sync");
+    let options = SyncOptions {
+        resource_types: vec![ResourceTypeId::Group],
+        ..SyncOptions::default()
+    };
+    let report = sync::run(&client(&mock), &path, &options, &Progress::hidden())
+        .await
+        .expect("sync");
     assert_eq!(report.users, 0);
     let (users, groups, _, _) = request_counts(&mock);
     assert_eq!((users, groups), (0, 1), "users are not even listed");

@@ -90,7 +90,6 @@ impl ScimError {
             ScimError::NoTarget(_) => Some("noTarget"),
             ScimError::Uniqueness(_) => Some("uniqueness"),
             ScimError::TooLarge(_) => Some("tooLarge"),
-            ScimError::Forbidden { .. } => Some("mutability"),
             _ => None,
         }
     }

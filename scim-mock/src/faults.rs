@@ -224,10 +224,25 @@ impl FaultBook {
             .unwrap_or_default()
     }
 
+    /// Changes some settings; the state of the others (the rate-limit window, the random
+    /// and reorder sequences) carries on.
     pub fn update(&self, token_id: &str, f: impl FnOnce(&mut FaultSettings)) {
-        let mut s = self.get(token_id);
+        let mut map = self.tokens.lock();
+        let entry = map.entry(token_id.to_string()).or_default();
+        let mut s = entry.settings.clone();
+        s.script = entry.script.iter().copied().collect();
         f(&mut s);
-        self.set(token_id, s);
+        if s.random != entry.settings.random {
+            entry.random_rng = s.random.as_ref().map(|r| ChaCha8Rng::seed_from_u64(r.seed));
+        }
+        if s.reorder != entry.settings.reorder {
+            entry.reorder_rng = s.reorder.then(|| ChaCha8Rng::seed_from_u64(0x5eed));
+        }
+        if s.rate_limit != entry.settings.rate_limit {
+            entry.window = None;
+        }
+        entry.script = s.script.iter().copied().collect();
+        entry.settings = s;
     }
 
     pub fn clear_all(&self) {

@@ -79,15 +79,66 @@ impl Journal {
     }
 }
 
-/// Replaces every occurrence of any secret in `text`.
+/// Replaces every occurrence of any secret in `text`, including percent-encoded ones (a
+/// secret sent in a query string or path arrives encoded when it holds `/`, `+`, `=`, ...).
 pub(crate) fn redact(text: &str, secrets: &[String]) -> String {
+    let secrets: Vec<&str> = secrets.iter().map(String::as_str).filter(|s| !s.is_empty()).collect();
     let mut out = text.to_string();
-    for s in secrets {
-        if !s.is_empty() && out.contains(s.as_str()) {
-            out = out.replace(s.as_str(), "[REDACTED]");
+    for s in &secrets {
+        if out.contains(s) {
+            out = out.replace(s, "[REDACTED]");
         }
     }
-    out
+    if !out.contains(['%', '+']) {
+        return out;
+    }
+    // Encoded forms: any piece between separators whose decoded form holds a secret goes.
+    let mut result = String::with_capacity(out.len());
+    let mut piece = String::new();
+    for c in out.chars() {
+        if matches!(c, '&' | '=' | '/' | '?' | ';') {
+            push_redacted(&mut result, &piece, &secrets);
+            piece.clear();
+            result.push(c);
+        } else {
+            piece.push(c);
+        }
+    }
+    push_redacted(&mut result, &piece, &secrets);
+    result
+}
+
+fn push_redacted(out: &mut String, piece: &str, secrets: &[&str]) {
+    let leaks = piece.contains(['%', '+'])
+        && [false, true].into_iter().any(|plus| {
+            let decoded = percent_decode(piece, plus);
+            secrets.iter().any(|s| decoded.contains(s))
+        });
+    out.push_str(if leaks { "[REDACTED]" } else { piece });
+}
+
+fn percent_decode(s: &str, plus_is_space: bool) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (b, hex) {
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 3;
+            }
+            (b'+', _) if plus_is_space => {
+                out.push(b' ');
+                i += 1;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A check on the journal, verified when the [`crate::MockServer`] drops (or on demand with
@@ -100,12 +151,14 @@ pub struct Expectation {
     prefix: bool,
     min: usize,
     max: usize,
+    /// Whether `min` was asked for (`times`, `at_least`) rather than the default of one.
+    min_given: bool,
 }
 
 impl Expectation {
     /// Requests with this method and exactly this path (e.g. `/scim/v2/Users`).
     pub fn request(method: &str, path: &str) -> Self {
-        Expectation { method: method.to_uppercase(), path: path.to_string(), prefix: false, min: 1, max: usize::MAX }
+        Expectation { method: method.to_uppercase(), path: path.to_string(), prefix: false, min: 1, max: usize::MAX, min_given: false }
     }
 
     /// Requests with this method and a path that starts with `prefix`.
@@ -114,15 +167,17 @@ impl Expectation {
     }
 
     pub fn times(self, n: usize) -> Self {
-        Expectation { min: n, max: n, ..self }
+        Expectation { min: n, max: n, min_given: true, ..self }
     }
 
     pub fn at_least(self, n: usize) -> Self {
-        Expectation { min: n, ..self }
+        Expectation { min: n, min_given: true, ..self }
     }
 
     pub fn at_most(self, n: usize) -> Self {
-        Expectation { max: n, min: self.min.min(n), ..self }
+        // "At most n" alone allows none; after `at_least` or `times`, the lower bound stays.
+        let min = if self.min_given { self.min.min(n) } else { 0 };
+        Expectation { max: n, min, ..self }
     }
 
     fn matches(&self, e: &JournalEntry) -> bool {
@@ -138,6 +193,7 @@ impl Expectation {
         let want = match (self.min, self.max) {
             (a, b) if a == b => format!("exactly {a}"),
             (a, usize::MAX) => format!("at least {a}"),
+            (0, b) => format!("at most {b}"),
             (a, b) => format!("between {a} and {b}"),
         };
         let what = if self.prefix { format!("{} {}*", self.method, self.path) } else { format!("{} {}", self.method, self.path) };

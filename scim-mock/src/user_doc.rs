@@ -139,7 +139,9 @@ pub(crate) fn read(doc: &Map<String, Value>, previous: Option<&Map<String, Value
         }
     }
     if let Some(d) = display {
-        if (display_changed && !name_changed) || name == PersonName::default() {
+        // Only a displayName the request changed (or, on creation, the only name given)
+        // becomes the name: a nameless record shows its email there and must keep no name.
+        if display_changed && (!name_changed || name == PersonName::default()) {
             name.formatted = Some(d);
         }
     }

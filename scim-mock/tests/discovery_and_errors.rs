@@ -15,7 +15,10 @@ async fn service_provider_config_needs_no_token_and_declares_support() {
     let mock = small().await;
     let r = run(anon(&mock, Method::GET, "/ServiceProviderConfig")).await;
     assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(r.body["schemas"], json!(["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"]));
+    assert_eq!(
+        r.body["schemas"],
+        json!(["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"])
+    );
     assert_eq!(r.body["patch"]["supported"], json!(true));
     assert_eq!(r.body["filter"]["supported"], json!(true));
     assert_eq!(r.body["filter"]["maxResults"], json!(100));
@@ -40,7 +43,12 @@ async fn resource_types_list_and_by_name() {
     let user = &resources(&r.body)[0];
     assert_eq!(user["endpoint"], json!("/Users"));
     assert_eq!(user["schema"], json!(CORE_USER));
-    let exts: Vec<&str> = user["schemaExtensions"].as_array().unwrap().iter().map(|e| e["schema"].as_str().unwrap()).collect();
+    let exts: Vec<&str> = user["schemaExtensions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["schema"].as_str().unwrap())
+        .collect();
     assert!(exts.contains(&NOTION_EXT) && exts.contains(&ENTERPRISE_EXT), "{exts:?}");
     let g = get(&mock, "/ResourceTypes/Group").await;
     assert_eq!(g.status, 200);
@@ -75,9 +83,16 @@ async fn discovery_needs_a_token() {
 #[tokio::test]
 async fn media_types_json_and_scim_json_both_accepted() {
     let mock = small().await;
-    for ct in ["application/json", "application/scim+json", "application/scim+json; charset=utf-8"] {
+    for ct in [
+        "application/json",
+        "application/scim+json",
+        "application/scim+json; charset=utf-8",
+    ] {
         let body = new_user(&mock, &format!("ct{}", ct.len()));
-        let r = run(scim(&mock, Method::POST, "/Users").header("content-type", ct).body(body.to_string())).await;
+        let r = run(scim(&mock, Method::POST, "/Users")
+            .header("content-type", ct)
+            .body(body.to_string()))
+        .await;
         assert_eq!(r.status, 201, "{ct}: {}", r.text);
     }
 }
@@ -104,7 +119,13 @@ async fn malformed_json_is_invalid_syntax() {
         (Method::PATCH, format!("/Groups/{gid}")),
     ] {
         for body in ["{not json", "", "[1,2", "\"just a string\""] {
-            let r = refused(&mock, scim(&mock, method.clone(), &path).header("content-type", "application/json").body(body)).await;
+            let r = refused(
+                &mock,
+                scim(&mock, method.clone(), &path)
+                    .header("content-type", "application/json")
+                    .body(body),
+            )
+            .await;
             assert_rfc_error(&r, 400, Some("invalidSyntax"));
         }
     }
@@ -134,7 +155,14 @@ async fn unsupported_and_unparsable_filters_are_invalid_filter() {
 async fn bad_patch_paths_are_invalid_path() {
     let mock = small().await;
     let (uid, gid) = grouped_member(&mock);
-    for path in ["nonexistent", "members[", "name.nickname", "urn:ietf:params:scim:schemas:extension:other:2.0:User:x", "1abc", "title[value eq \"x\"]"] {
+    for path in [
+        "nonexistent",
+        "members[",
+        "name.nickname",
+        "urn:ietf:params:scim:schemas:extension:other:2.0:User:x",
+        "1abc",
+        "title[value eq \"x\"]",
+    ] {
         let body = patch_body(json!([{ "op": "replace", "path": path, "value": "x" }]));
         let r = refused(&mock, scim(&mock, Method::PATCH, &format!("/Users/{uid}")).json(&body)).await;
         assert_rfc_error(&r, 400, Some("invalidPath"));
@@ -158,7 +186,11 @@ async fn bad_values_are_invalid_value() {
         json!([{ "op": "replace", "path": "active" }]),
     ];
     for ops in bad_patches {
-        let r = refused(&mock, scim(&mock, Method::PATCH, &format!("/Users/{uid}")).json(&patch_body(ops.clone()))).await;
+        let r = refused(
+            &mock,
+            scim(&mock, Method::PATCH, &format!("/Users/{uid}")).json(&patch_body(ops.clone())),
+        )
+        .await;
         assert_rfc_error(&r, 400, Some("invalidValue"));
     }
     let bad_posts = [
@@ -171,7 +203,11 @@ async fn bad_values_are_invalid_value() {
         let r = refused(&mock, scim(&mock, Method::POST, "/Users").json(&body)).await;
         assert_rfc_error(&r, 400, Some("invalidValue"));
     }
-    let r = refused(&mock, scim(&mock, Method::PUT, &format!("/Users/{uid}")).json(&json!({ "active": true }))).await;
+    let r = refused(
+        &mock,
+        scim(&mock, Method::PUT, &format!("/Users/{uid}")).json(&json!({ "active": true })),
+    )
+    .await;
     assert_rfc_error(&r, 400, Some("invalidValue"));
 }
 
@@ -181,10 +217,18 @@ async fn remove_matching_nothing_is_no_target() {
     let (uid, gid) = grouped_member(&mock);
     let stranger = "00000000-0000-4000-8000-000000000000";
     let ops = json!([{ "op": "remove", "path": format!("members[value eq \"{stranger}\"]") }]);
-    let r = refused(&mock, scim(&mock, Method::PATCH, &format!("/Groups/{gid}")).json(&patch_body(ops))).await;
+    let r = refused(
+        &mock,
+        scim(&mock, Method::PATCH, &format!("/Groups/{gid}")).json(&patch_body(ops)),
+    )
+    .await;
     assert_rfc_error(&r, 400, Some("noTarget"));
     let ops = json!([{ "op": "remove" }]);
-    let r = refused(&mock, scim(&mock, Method::PATCH, &format!("/Users/{uid}")).json(&patch_body(ops))).await;
+    let r = refused(
+        &mock,
+        scim(&mock, Method::PATCH, &format!("/Users/{uid}")).json(&patch_body(ops)),
+    )
+    .await;
     assert_rfc_error(&r, 400, Some("noTarget"));
 }
 
@@ -196,13 +240,21 @@ async fn a_failing_operation_undoes_the_ones_before_it() {
         { "op": "replace", "path": "displayName", "value": "Renamed" },
         { "op": "remove", "path": "members[value eq \"00000000-0000-4000-8000-000000000000\"]" }
     ]);
-    let r = refused(&mock, scim(&mock, Method::PATCH, &format!("/Groups/{gid}")).json(&patch_body(ops))).await;
+    let r = refused(
+        &mock,
+        scim(&mock, Method::PATCH, &format!("/Groups/{gid}")).json(&patch_body(ops)),
+    )
+    .await;
     assert_rfc_error(&r, 400, Some("noTarget"));
     let ops = json!([
         { "op": "replace", "path": "title", "value": "Boss" },
         { "op": "replace", "path": "active", "value": 5 }
     ]);
-    let r = refused(&mock, scim(&mock, Method::PATCH, &format!("/Users/{uid}")).json(&patch_body(ops))).await;
+    let r = refused(
+        &mock,
+        scim(&mock, Method::PATCH, &format!("/Users/{uid}")).json(&patch_body(ops)),
+    )
+    .await;
     assert_rfc_error(&r, 400, Some("invalidValue"));
     assert!(get(&mock, &format!("/Users/{uid}")).await.body.get("title").is_none());
 }
@@ -214,9 +266,17 @@ async fn missing_wrong_and_revoked_tokens_are_401() {
     assert_rfc_error(&r, 401, None);
     let r = refused(&mock, anon(&mock, Method::GET, "/Users").bearer_auth("secret_wrong")).await;
     assert_rfc_error(&r, 401, None);
-    let r = refused(&mock, anon(&mock, Method::GET, "/Users").header("authorization", format!("Basic {}", mock.token()))).await;
+    let r = refused(
+        &mock,
+        anon(&mock, Method::GET, "/Users").header("authorization", format!("Basic {}", mock.token())),
+    )
+    .await;
     assert_rfc_error(&r, 401, None);
-    let r = refused(&mock, anon(&mock, Method::POST, "/Users").json(&new_user(&mock, "anon"))).await;
+    let r = refused(
+        &mock,
+        anon(&mock, Method::POST, "/Users").json(&new_user(&mock, "anon")),
+    )
+    .await;
     assert_rfc_error(&r, 401, None);
     assert_eq!(get(&mock, "/Users").await.status, 200);
     mock.revoke_token();
@@ -230,7 +290,13 @@ async fn bodies_over_the_cap_are_413() {
     let pad = "x".repeat(MAX_BODY_BYTES);
     let body = json!({ "userName": "big@example.com", "title": pad }).to_string();
     assert!(body.len() > 500_000);
-    let r = refused(&mock, scim(&mock, Method::POST, "/Users").header("content-type", "application/json").body(body)).await;
+    let r = refused(
+        &mock,
+        scim(&mock, Method::POST, "/Users")
+            .header("content-type", "application/json")
+            .body(body),
+    )
+    .await;
     assert_rfc_error(&r, 413, Some("tooLarge"));
     // Just under the cap is read (and then judged on its content).
     let ok = json!({ "userName": format!("under@{}", domain(&mock)), "title": "x".repeat(400_000) });
@@ -248,9 +314,17 @@ async fn unknown_and_non_uuid_ids_are_404() {
             assert_rfc_error(&refused(&mock, scim(&mock, Method::GET, &path)).await, 404, None);
             assert_rfc_error(&refused(&mock, scim(&mock, Method::DELETE, &path)).await, 404, None);
             let ops = patch_body(json!([{ "op": "replace", "path": "displayName", "value": "X" }]));
-            assert_rfc_error(&refused(&mock, scim(&mock, Method::PATCH, &path).json(&ops)).await, 404, None);
+            assert_rfc_error(
+                &refused(&mock, scim(&mock, Method::PATCH, &path).json(&ops)).await,
+                404,
+                None,
+            );
             let doc = json!({ "userName": "a@b.com", "displayName": "X" });
-            assert_rfc_error(&refused(&mock, scim(&mock, Method::PUT, &path).json(&doc)).await, 404, None);
+            assert_rfc_error(
+                &refused(&mock, scim(&mock, Method::PUT, &path).json(&doc)).await,
+                404,
+                None,
+            );
         }
     }
 }
@@ -268,6 +342,8 @@ async fn wrong_methods_are_405_and_unknown_endpoints_404() {
     ] {
         let r = refused(&mock, scim(&mock, method.clone(), &path)).await;
         assert_rfc_error(&r, 405, None);
+        let allow = r.header("allow").unwrap_or_default();
+        assert!(allow.contains("GET") && !allow.contains(method.as_str()), "{method} {path}: Allow {allow:?}");
     }
     for path in ["/Printers", "/Users/a/b", "/"] {
         assert_rfc_error(&refused(&mock, scim(&mock, Method::GET, path)).await, 404, None);
@@ -279,20 +355,50 @@ async fn wrong_methods_are_405_and_unknown_endpoints_404() {
 /// The same bad inputs, answered in Notion's dialect.
 #[tokio::test]
 async fn every_error_in_the_notion_dialect() {
-    let mock = small_with(Quirks { error_dialect: ErrorDialect::Notion, ..Quirks::default() }).await;
+    let mock = small_with(Quirks {
+        error_dialect: ErrorDialect::Notion,
+        ..Quirks::default()
+    })
+    .await;
     let uid = plain_member(&mock);
-    let bad_json = scim(&mock, Method::POST, "/Users").header("content-type", "application/json").body("{");
+    let bad_json = scim(&mock, Method::POST, "/Users")
+        .header("content-type", "application/json")
+        .body("{");
     assert_notion_error(&refused(&mock, bad_json).await, 400, "invalid_json");
     let filter = scim(&mock, Method::GET, "/Users").query(&[("filter", "userName co \"a\"")]);
     assert_notion_error(&refused(&mock, filter).await, 400, "validation_error");
     let path = patch_body(json!([{ "op": "replace", "path": "nope", "value": 1 }]));
-    assert_notion_error(&refused(&mock, scim(&mock, Method::PATCH, &format!("/Users/{uid}")).json(&path)).await, 400, "validation_error");
-    assert_notion_error(&refused(&mock, anon(&mock, Method::GET, "/Users")).await, 401, "unauthorized");
-    assert_notion_error(&refused(&mock, scim(&mock, Method::GET, "/Users/nope")).await, 404, "object_not_found");
-    assert_notion_error(&refused(&mock, scim(&mock, Method::DELETE, "/Users")).await, 405, "invalid_request_url");
-    assert_notion_error(&refused(&mock, scim(&mock, Method::GET, "/Me")).await, 501, "invalid_request_url");
+    assert_notion_error(
+        &refused(&mock, scim(&mock, Method::PATCH, &format!("/Users/{uid}")).json(&path)).await,
+        400,
+        "validation_error",
+    );
+    assert_notion_error(
+        &refused(&mock, anon(&mock, Method::GET, "/Users")).await,
+        401,
+        "unauthorized",
+    );
+    assert_notion_error(
+        &refused(&mock, scim(&mock, Method::GET, "/Users/nope")).await,
+        404,
+        "object_not_found",
+    );
+    assert_notion_error(
+        &refused(&mock, scim(&mock, Method::DELETE, "/Users")).await,
+        405,
+        "invalid_request_url",
+    );
+    assert_notion_error(
+        &refused(&mock, scim(&mock, Method::GET, "/Me")).await,
+        501,
+        "invalid_request_url",
+    );
     let creator = mock.truth().tokens[0].creator.clone();
-    assert_notion_error(&refused(&mock, scim(&mock, Method::DELETE, &format!("/Users/{creator}"))).await, 403, "restricted_resource");
+    assert_notion_error(
+        &refused(&mock, scim(&mock, Method::DELETE, &format!("/Users/{creator}"))).await,
+        403,
+        "restricted_resource",
+    );
     let existing = mock.truth().users[3].user_name.clone();
     let dup = scim(&mock, Method::POST, "/Users").json(&json!({ "userName": existing }));
     assert_notion_error(&refused(&mock, dup).await, 409, "conflict_error");
@@ -300,7 +406,8 @@ async fn every_error_in_the_notion_dialect() {
     let r = refused(&mock, big).await;
     assert_eq!(r.status, 413);
     assert_eq!(r.body["object"], json!("error"));
-    mock.faults().script([notion_scim_mock::Fault::RateLimited { retry_after_secs: 3 }]);
+    mock.faults()
+        .script([notion_scim_mock::Fault::RateLimited { retry_after_secs: 3 }]);
     let r = get(&mock, "/Users").await;
     assert_notion_error(&r, 429, "rate_limited");
     assert_eq!(r.header("retry-after"), Some("3"));

@@ -38,7 +38,17 @@ async fn scripted_statuses_then_normal_service() {
     let r = get(&mock, "/Users").await;
     assert_eq!(r.status, 200);
     let faults: Vec<Option<String>> = mock.journal().iter().map(|e| e.fault.clone()).collect();
-    assert_eq!(faults[..6], [Some("429:7".into()), Some("500".into()), Some("502".into()), Some("503".into()), Some("529".into()), Some("429:1".into())]);
+    assert_eq!(
+        faults[..6],
+        [
+            Some("429:7".into()),
+            Some("500".into()),
+            Some("502".into()),
+            Some("503".into()),
+            Some("529".into()),
+            Some("429:1".into())
+        ]
+    );
     assert_eq!(faults[6], None);
     assert!(mock.faults().settings().script.is_empty());
 }
@@ -58,7 +68,10 @@ async fn reset_closes_the_connection_and_does_not_apply() {
     let mock = small().await;
     mock.faults().script([Fault::Reset]);
     let before = snapshot(&mock);
-    let err = scim(&mock, Method::POST, "/Users").json(&new_user(&mock, "reset.me")).send().await;
+    let err = scim(&mock, Method::POST, "/Users")
+        .json(&new_user(&mock, "reset.me"))
+        .send()
+        .await;
     assert!(err.is_err(), "{err:?}");
     assert_unchanged(&mock, &before, "reset");
     let j = mock.journal();
@@ -112,7 +125,11 @@ async fn malformed_answers_200_with_a_body_that_is_not_json() {
     mock.faults().script([Fault::Malformed, Fault::Malformed]);
     let r = get(&mock, "/Users").await;
     assert_eq!(r.status, 200);
-    assert!(serde_json::from_str::<serde_json::Value>(&r.text).is_err(), "{}", r.text);
+    assert!(
+        serde_json::from_str::<serde_json::Value>(&r.text).is_err(),
+        "{}",
+        r.text
+    );
     let body = new_user(&mock, "malformed");
     let email = body["userName"].as_str().unwrap().to_string();
     let r = post(&mock, "/Users", body).await;
@@ -128,7 +145,9 @@ async fn latency_delays_the_answer() {
     let t = Instant::now();
     assert_eq!(get(&mock, "/Users").await.status, 200);
     assert!(t.elapsed() >= Duration::from_millis(250));
-    mock.faults().latency(Duration::ZERO).script([Fault::Latency(Duration::from_millis(200))]);
+    mock.faults()
+        .latency(Duration::ZERO)
+        .script([Fault::Latency(Duration::from_millis(200))]);
     let t = Instant::now();
     assert_eq!(get(&mock, "/Users").await.status, 200);
     assert!(t.elapsed() >= Duration::from_millis(200));
@@ -140,7 +159,10 @@ async fn latency_delays_the_answer() {
 #[tokio::test]
 async fn rate_limit_fixed_window() {
     let mock = small().await;
-    mock.faults().rate_limit(Some(RateLimit { requests: 5, window_secs: 60 }));
+    mock.faults().rate_limit(Some(RateLimit {
+        requests: 5,
+        window_secs: 60,
+    }));
     for _ in 0..5 {
         assert_eq!(get(&mock, "/Users").await.status, 200);
     }
@@ -152,18 +174,33 @@ async fn rate_limit_fixed_window() {
     assert_eq!(post(&mock, "/Users", new_user(&mock, "limited")).await.status, 429);
     assert_unchanged(&mock, &before, "rate limited");
     // Other tokens have their own limit.
-    let mock2 = MockServer::builder().seed(3).users(30).groups(5).workspaces(2).start().await;
-    mock2.faults().rate_limit(Some(RateLimit { requests: 1, window_secs: 60 }));
+    let mock2 = MockServer::builder()
+        .seed(3)
+        .users(30)
+        .groups(5)
+        .workspaces(2)
+        .start()
+        .await;
+    mock2.faults().rate_limit(Some(RateLimit {
+        requests: 1,
+        window_secs: 60,
+    }));
     assert_eq!(get(&mock2, "/Users").await.status, 200);
     assert_eq!(get(&mock2, "/Users").await.status, 429);
     let s2 = mock2.token_secret("tok_2").unwrap();
-    assert_eq!(run(anon(&mock2, Method::GET, "/Users").bearer_auth(&s2)).await.status, 200);
+    assert_eq!(
+        run(anon(&mock2, Method::GET, "/Users").bearer_auth(&s2)).await.status,
+        200
+    );
 }
 
 #[tokio::test]
 async fn rate_limit_window_reopens() {
     let mock = small().await;
-    mock.faults().rate_limit(Some(RateLimit { requests: 2, window_secs: 1 }));
+    mock.faults().rate_limit(Some(RateLimit {
+        requests: 2,
+        window_secs: 1,
+    }));
     assert_eq!(get(&mock, "/Users").await.status, 200);
     assert_eq!(get(&mock, "/Users").await.status, 200);
     let r = get(&mock, "/Users").await;
@@ -179,7 +216,11 @@ async fn rate_limit_window_reopens() {
 
 async fn random_statuses(seed: u64) -> Vec<u16> {
     let mock = small().await;
-    mock.faults().random(Some(RandomFaults { seed, probability: 0.5, kinds: vec![Fault::Status(500), Fault::Status(503)] }));
+    mock.faults().random(Some(RandomFaults {
+        seed,
+        probability: 0.5,
+        kinds: vec![Fault::Status(500), Fault::Status(503)],
+    }));
     let mut out = Vec::new();
     for _ in 0..24 {
         out.push(get(&mock, "/Users?count=1").await.status);
@@ -201,11 +242,19 @@ async fn random_faults_are_deterministic_per_seed() {
 #[tokio::test]
 async fn random_faults_with_probability_zero_and_one() {
     let mock = small().await;
-    mock.faults().random(Some(RandomFaults { seed: 1, probability: 0.0, kinds: vec![Fault::Status(500)] }));
+    mock.faults().random(Some(RandomFaults {
+        seed: 1,
+        probability: 0.0,
+        kinds: vec![Fault::Status(500)],
+    }));
     for _ in 0..5 {
         assert_eq!(get(&mock, "/Users?count=1").await.status, 200);
     }
-    mock.faults().random(Some(RandomFaults { seed: 1, probability: 1.0, kinds: vec![Fault::Status(502)] }));
+    mock.faults().random(Some(RandomFaults {
+        seed: 1,
+        probability: 1.0,
+        kinds: vec![Fault::Status(502)],
+    }));
     for _ in 0..5 {
         assert_eq!(get(&mock, "/Users?count=1").await.status, 502);
     }
@@ -216,7 +265,11 @@ async fn reorder_moves_pages_but_keeps_them_valid() {
     let mock = small().await;
     let all: HashSet<String> = mock.truth().users.iter().map(|u| u.id.clone()).collect();
     let stable = get_q(&mock, "/Users", &[("count", "10")]).await.ids();
-    assert_eq!(stable, get_q(&mock, "/Users", &[("count", "10")]).await.ids(), "stable by default");
+    assert_eq!(
+        stable,
+        get_q(&mock, "/Users", &[("count", "10")]).await.ids(),
+        "stable by default"
+    );
     mock.faults().reorder(true);
     let mut pages = Vec::new();
     for _ in 0..6 {
@@ -277,19 +330,34 @@ async fn paging_faults() {
 
 #[tokio::test]
 async fn faults_are_per_token() {
-    let mock = MockServer::builder().seed(3).users(30).groups(5).workspaces(2).start().await;
+    let mock = MockServer::builder()
+        .seed(3)
+        .users(30)
+        .groups(5)
+        .workspaces(2)
+        .start()
+        .await;
     let s2 = mock.token_secret("tok_2").unwrap();
     mock.faults().script([Fault::Status(503), Fault::Status(503)]);
-    assert_eq!(run(anon(&mock, Method::GET, "/Users").bearer_auth(&s2)).await.status, 200);
+    assert_eq!(
+        run(anon(&mock, Method::GET, "/Users").bearer_auth(&s2)).await.status,
+        200
+    );
     assert_eq!(get(&mock, "/Users").await.status, 503);
     mock.faults_for("tok_2").script([Fault::Status(500)]);
-    assert_eq!(run(anon(&mock, Method::GET, "/Users").bearer_auth(&s2)).await.status, 500);
+    assert_eq!(
+        run(anon(&mock, Method::GET, "/Users").bearer_auth(&s2)).await.status,
+        500
+    );
     assert_eq!(get(&mock, "/Users").await.status, 503);
     assert_eq!(get(&mock, "/Users").await.status, 200);
     // Unauthenticated requests never consume a token's faults.
     mock.faults().script([Fault::Status(502)]);
     assert_eq!(run(anon(&mock, Method::GET, "/Users")).await.status, 401);
-    assert_eq!(run(anon(&mock, Method::GET, "/ServiceProviderConfig")).await.status, 200);
+    assert_eq!(
+        run(anon(&mock, Method::GET, "/ServiceProviderConfig")).await.status,
+        200
+    );
     assert_eq!(get(&mock, "/Users").await.status, 502);
     mock.faults().script([Fault::Status(503)]).clear();
     assert_eq!(get(&mock, "/Users").await.status, 200);
@@ -297,15 +365,69 @@ async fn faults_are_per_token() {
 
 #[test]
 fn fault_text_form_round_trips() {
-    for text in ["ok", "503", "429:2", "latency:300", "reset", "lost-response", "truncate", "malformed"] {
+    for text in [
+        "ok",
+        "503",
+        "429:2",
+        "latency:300",
+        "reset",
+        "lost-response",
+        "truncate",
+        "malformed",
+    ] {
         let f: Fault = text.parse().unwrap();
         assert_eq!(f.to_string(), text);
     }
-    assert_eq!("429".parse::<Fault>().unwrap(), Fault::RateLimited { retry_after_secs: 1 });
+    assert_eq!(
+        "429".parse::<Fault>().unwrap(),
+        Fault::RateLimited { retry_after_secs: 1 }
+    );
     for bad in ["nonsense", "200", "latency:x", "429:", "99"] {
         let e = bad.parse::<Fault>().unwrap_err();
         assert!(e.contains("bad fault"), "{e}");
     }
     assert!(!Fault::Reset.applies_request() && !Fault::Status(503).applies_request());
-    assert!(Fault::LostResponse.applies_request() && Fault::Truncate.applies_request() && Fault::Malformed.applies_request());
+    assert!(
+        Fault::LostResponse.applies_request()
+            && Fault::Truncate.applies_request()
+            && Fault::Malformed.applies_request()
+    );
+}
+
+/// Changing one setting leaves the others' state alone: the window keeps its count and the
+/// random sequence goes on where it was.
+#[tokio::test]
+async fn changing_one_fault_setting_keeps_the_state_of_the_others() {
+    let mock = small().await;
+    mock.faults().rate_limit(Some(RateLimit {
+        requests: 2,
+        window_secs: 60,
+    }));
+    assert_eq!(get(&mock, "/Users").await.status, 200);
+    assert_eq!(get(&mock, "/Users").await.status, 200);
+    mock.faults()
+        .latency(Duration::ZERO)
+        .script([Fault::None])
+        .reorder(false);
+    assert_eq!(
+        get(&mock, "/Users").await.status,
+        429,
+        "the window was refilled by an unrelated change"
+    );
+
+    let uninterrupted = random_statuses(7).await;
+    let mock = small().await;
+    mock.faults().random(Some(RandomFaults {
+        seed: 7,
+        probability: 0.5,
+        kinds: vec![Fault::Status(500), Fault::Status(503)],
+    }));
+    let mut seen = Vec::new();
+    for i in 0..24 {
+        if i == 12 {
+            mock.faults().latency(Duration::ZERO).paging(None);
+        }
+        seen.push(get(&mock, "/Users?count=1").await.status);
+    }
+    assert_eq!(seen, uninterrupted, "the random sequence restarted");
 }

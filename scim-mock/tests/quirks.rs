@@ -25,7 +25,13 @@ async fn defaults_are_the_documented_best_guesses() {
     assert_eq!(d.count_over_max, CountOverMax::Clamp);
     assert_eq!(d.default_count, 100);
     assert_eq!(d.unsupported_filter, UnsupportedFilter::Reject);
-    assert!(d.list_groups_with_members && d.group_meta && d.readd_keeps_id && d.created_with_location && d.put_clears_omitted);
+    assert!(
+        d.list_groups_with_members
+            && d.group_meta
+            && d.readd_keeps_id
+            && d.created_with_location
+            && d.put_clears_omitted
+    );
     assert_eq!(d.nested_groups, NestedGroups::Reject);
     assert_eq!(d.post_existing_member, PostExistingMember::Conflict);
     assert_eq!(d.default_role, Role::Member);
@@ -40,7 +46,10 @@ async fn defaults_are_the_documented_best_guesses() {
 async fn error_dialect() {
     let mock = small().await;
     assert_rfc_error(&get(&mock, "/Users/nope").await, 404, None);
-    mock.set_quirks(Quirks { error_dialect: ErrorDialect::Notion, ..q() });
+    mock.set_quirks(Quirks {
+        error_dialect: ErrorDialect::Notion,
+        ..q()
+    });
     assert_notion_error(&get(&mock, "/Users/nope").await, 404, "object_not_found");
 }
 
@@ -48,9 +57,16 @@ async fn error_dialect() {
 async fn auth_failure_status() {
     let mock = small().await;
     assert_rfc_error(&run(anon(&mock, Method::GET, "/Users")).await, 401, None);
-    mock.set_quirks(Quirks { auth_failure_status: 403, ..q() });
+    mock.set_quirks(Quirks {
+        auth_failure_status: 403,
+        ..q()
+    });
     assert_rfc_error(&run(anon(&mock, Method::GET, "/Users")).await, 403, None);
-    assert_rfc_error(&run(anon(&mock, Method::GET, "/Users").bearer_auth("wrong")).await, 403, None);
+    assert_rfc_error(
+        &run(anon(&mock, Method::GET, "/Users").bearer_auth("wrong")).await,
+        403,
+        None,
+    );
     mock.revoke_token();
     assert_rfc_error(&get(&mock, "/Users").await, 403, None);
 }
@@ -62,12 +78,19 @@ async fn non_enterprise_status() {
     let r = get(&mock, "/Users").await;
     assert_eq!(r.status, 403, "{}", r.text);
     assert_eq!(r.body["status"], json!("403"));
-    mock.set_quirks(Quirks { non_enterprise_status: 402, error_dialect: ErrorDialect::Notion, ..q() });
+    mock.set_quirks(Quirks {
+        non_enterprise_status: 402,
+        error_dialect: ErrorDialect::Notion,
+        ..q()
+    });
     let r = get(&mock, "/Users").await;
     assert_eq!(r.status, 402, "{}", r.text);
     assert_eq!(r.body["object"], json!("error"));
     // The discovery document stays public.
-    assert_eq!(run(anon(&mock, Method::GET, "/ServiceProviderConfig")).await.status, 200);
+    assert_eq!(
+        run(anon(&mock, Method::GET, "/ServiceProviderConfig")).await.status,
+        200
+    );
 }
 
 #[tokio::test]
@@ -77,9 +100,20 @@ async fn count_over_max() {
     assert_eq!(r.status, 200);
     assert_eq!(r.ids().len(), 100);
     assert_eq!(r.body["itemsPerPage"], json!(100));
-    mock.set_quirks(Quirks { count_over_max: CountOverMax::Reject, ..q() });
-    assert_rfc_error(&get_q(&mock, "/Users", &[("count", "150")]).await, 400, Some("invalidValue"));
-    assert_rfc_error(&get_q(&mock, "/Groups", &[("count", "101")]).await, 400, Some("invalidValue"));
+    mock.set_quirks(Quirks {
+        count_over_max: CountOverMax::Reject,
+        ..q()
+    });
+    assert_rfc_error(
+        &get_q(&mock, "/Users", &[("count", "150")]).await,
+        400,
+        Some("invalidValue"),
+    );
+    assert_rfc_error(
+        &get_q(&mock, "/Groups", &[("count", "101")]).await,
+        400,
+        Some("invalidValue"),
+    );
     assert_eq!(get_q(&mock, "/Users", &[("count", "100")]).await.ids().len(), 100);
 }
 
@@ -87,7 +121,10 @@ async fn count_over_max() {
 async fn default_count() {
     let mock = MockServer::builder().seed(3).users(120).groups(1).start().await;
     assert_eq!(get(&mock, "/Users").await.ids().len(), 100);
-    mock.set_quirks(Quirks { default_count: 7, ..q() });
+    mock.set_quirks(Quirks {
+        default_count: 7,
+        ..q()
+    });
     let r = get(&mock, "/Users").await;
     assert_eq!(r.ids().len(), 7);
     assert_eq!(r.body["itemsPerPage"], json!(7));
@@ -100,15 +137,26 @@ async fn unsupported_filter() {
     let mock = small().await;
     let f = [("filter", "userName co \"a\"")];
     assert_rfc_error(&get_q(&mock, "/Users", &f).await, 400, Some("invalidFilter"));
-    assert_rfc_error(&get_q(&mock, "/Groups", &[("filter", "displayName sw \"a\"")]).await, 400, Some("invalidFilter"));
-    mock.set_quirks(Quirks { unsupported_filter: UnsupportedFilter::Ignore, ..q() });
+    assert_rfc_error(
+        &get_q(&mock, "/Groups", &[("filter", "displayName sw \"a\"")]).await,
+        400,
+        Some("invalidFilter"),
+    );
+    mock.set_quirks(Quirks {
+        unsupported_filter: UnsupportedFilter::Ignore,
+        ..q()
+    });
     let r = get_q(&mock, "/Users", &f).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["totalResults"], json!(30));
     let r = get_q(&mock, "/Groups", &[("filter", "displayName sw \"a\"")]).await;
     assert_eq!(r.body["totalResults"], json!(5));
     // A filter that does not parse at all is still refused.
-    assert_rfc_error(&get_q(&mock, "/Users", &[("filter", "((")]).await, 400, Some("invalidFilter"));
+    assert_rfc_error(
+        &get_q(&mock, "/Users", &[("filter", "((")]).await,
+        400,
+        Some("invalidFilter"),
+    );
 }
 
 #[tokio::test]
@@ -116,11 +164,25 @@ async fn list_groups_with_members() {
     let mock = small().await;
     let r = get(&mock, "/Groups").await;
     assert!(resources(&r.body).iter().all(|g| g["members"].is_array()));
-    mock.set_quirks(Quirks { list_groups_with_members: false, ..q() });
+    mock.set_quirks(Quirks {
+        list_groups_with_members: false,
+        ..q()
+    });
     let r = get(&mock, "/Groups").await;
-    assert!(resources(&r.body).iter().all(|g| g.get("members").is_none()), "{}", r.text);
+    assert!(
+        resources(&r.body).iter().all(|g| g.get("members").is_none()),
+        "{}",
+        r.text
+    );
     // A group read by id still carries its members (baton-notion relies on it).
-    let gid = mock.truth().groups.iter().find(|g| !g.members.is_empty()).unwrap().id.clone();
+    let gid = mock
+        .truth()
+        .groups
+        .iter()
+        .find(|g| !g.members.is_empty())
+        .unwrap()
+        .id
+        .clone();
     let one = get(&mock, &format!("/Groups/{gid}")).await;
     assert!(!one.body["members"].as_array().unwrap().is_empty());
 }
@@ -132,9 +194,16 @@ async fn group_meta() {
     let g = get(&mock, &format!("/Groups/{gid}")).await;
     assert_eq!(g.body["schemas"], json!([CORE_GROUP]));
     assert!(g.body["meta"].is_object());
-    mock.set_quirks(Quirks { group_meta: false, ..q() });
+    mock.set_quirks(Quirks {
+        group_meta: false,
+        ..q()
+    });
     let g = get(&mock, &format!("/Groups/{gid}")).await;
-    assert!(g.body.get("schemas").is_none() && g.body.get("meta").is_none(), "{}", g.text);
+    assert!(
+        g.body.get("schemas").is_none() && g.body.get("meta").is_none(),
+        "{}",
+        g.text
+    );
     assert_eq!(g.body["id"], json!(gid));
     let l = get(&mock, "/Groups").await;
     assert!(resources(&l.body).iter().all(|g| g.get("meta").is_none()));
@@ -145,12 +214,25 @@ async fn nested_groups() {
     let mock = small().await;
     let t = mock.truth();
     let (gid, other) = (t.groups[0].id.clone(), t.groups[1].id.clone());
-    let user = t.users.iter().find(|u| !t.groups[0].members.contains(&u.id)).unwrap().id.clone();
+    let user = t
+        .users
+        .iter()
+        .find(|u| !t.groups[0].members.contains(&u.id))
+        .unwrap()
+        .id
+        .clone();
     let ops = json!([{ "op": "add", "path": "members", "value": [{ "value": other }, { "value": user }] }]);
     let before = snapshot(&mock);
-    assert_rfc_error(&patch(&mock, &format!("/Groups/{gid}"), ops.clone()).await, 400, Some("invalidValue"));
+    assert_rfc_error(
+        &patch(&mock, &format!("/Groups/{gid}"), ops.clone()).await,
+        400,
+        Some("invalidValue"),
+    );
     assert_unchanged(&mock, &before, "nested reject");
-    mock.set_quirks(Quirks { nested_groups: NestedGroups::Ignore, ..q() });
+    mock.set_quirks(Quirks {
+        nested_groups: NestedGroups::Ignore,
+        ..q()
+    });
     let r = patch(&mock, &format!("/Groups/{gid}"), ops).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let members = mock.truth().group(&gid).unwrap().members.clone();
@@ -172,7 +254,11 @@ async fn readd_keeps_id() {
     let mock = small().await;
     let (old, new) = remove_and_readd(&mock).await;
     assert_eq!(old, new);
-    let mock = small_with(Quirks { readd_keeps_id: false, ..q() }).await;
+    let mock = small_with(Quirks {
+        readd_keeps_id: false,
+        ..q()
+    })
+    .await;
     let (old, new) = remove_and_readd(&mock).await;
     assert_ne!(old, new);
     assert_rfc_error(&get(&mock, &format!("/Users/{old}")).await, 404, None);
@@ -183,10 +269,22 @@ async fn readd_keeps_id() {
 async fn post_existing_member() {
     let mock = small().await;
     let u = mock.truth().users[4].clone();
-    assert_rfc_error(&post(&mock, "/Users", json!({ "userName": u.user_name })).await, 409, Some("uniqueness"));
-    mock.set_quirks(Quirks { post_existing_member: PostExistingMember::ReturnExisting, ..q() });
+    assert_rfc_error(
+        &post(&mock, "/Users", json!({ "userName": u.user_name })).await,
+        409,
+        Some("uniqueness"),
+    );
+    mock.set_quirks(Quirks {
+        post_existing_member: PostExistingMember::ReturnExisting,
+        ..q()
+    });
     let before = snapshot(&mock);
-    let r = post(&mock, "/Users", json!({ "userName": u.user_name, "name": { "formatted": "Ignored" }, NOTION_EXT: { "role": "owner" } })).await;
+    let r = post(
+        &mock,
+        "/Users",
+        json!({ "userName": u.user_name, "name": { "formatted": "Ignored" }, NOTION_EXT: { "role": "owner" } }),
+    )
+    .await;
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.body["id"], json!(u.id));
     assert_unchanged(&mock, &before, "return existing");
@@ -197,7 +295,10 @@ async fn default_role() {
     let mock = small().await;
     let r = post(&mock, "/Users", new_user(&mock, "role.default")).await;
     assert_eq!(r.body[NOTION_EXT]["role"], json!("member"));
-    mock.set_quirks(Quirks { default_role: Role::RestrictedMember, ..q() });
+    mock.set_quirks(Quirks {
+        default_role: Role::RestrictedMember,
+        ..q()
+    });
     let r = post(&mock, "/Users", new_user(&mock, "role.other")).await;
     assert_eq!(r.status, 201);
     assert_eq!(r.body[NOTION_EXT]["role"], json!("restricted_member"));
@@ -206,7 +307,10 @@ async fn default_role() {
     // A role in the request wins over the default.
     let mut body = new_user(&mock, "role.named");
     body[NOTION_EXT] = json!({ "role": "membership_admin" });
-    assert_eq!(post(&mock, "/Users", body).await.body[NOTION_EXT]["role"], json!("membership_admin"));
+    assert_eq!(
+        post(&mock, "/Users", body).await.body[NOTION_EXT]["role"],
+        json!("membership_admin")
+    );
 }
 
 #[tokio::test]
@@ -218,7 +322,10 @@ async fn created_with_location() {
     let g = post(&mock, "/Groups", json!({ "displayName": "Loc" })).await;
     assert_eq!(g.status, 201);
     assert!(g.header("location").is_some());
-    mock.set_quirks(Quirks { created_with_location: false, ..q() });
+    mock.set_quirks(Quirks {
+        created_with_location: false,
+        ..q()
+    });
     let r = post(&mock, "/Users", new_user(&mock, "loc.two")).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert!(r.header("location").is_none());
@@ -233,12 +340,23 @@ async fn unverified_domain_status() {
     let ops = json!([{ "op": "replace", "path": "userName", "value": "moved@unverified.example" }]);
     let mock = small().await;
     let uid = plain_member(&mock);
-    assert_rfc_error(&patch(&mock, &format!("/Users/{uid}"), ops.clone()).await, 403, Some("mutability"));
-    mock.set_quirks(Quirks { unverified_domain_status: 0, ..q() });
+    assert_rfc_error(
+        &patch(&mock, &format!("/Users/{uid}"), ops.clone()).await,
+        403,
+        None,
+    );
+    mock.set_quirks(Quirks {
+        unverified_domain_status: 0,
+        ..q()
+    });
     let r = patch(&mock, &format!("/Users/{uid}"), ops.clone()).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(mock.truth().user(&uid).unwrap().user_name, "moved@unverified.example");
-    let mock = small_with(Quirks { unverified_domain_status: 422, ..q() }).await;
+    let mock = small_with(Quirks {
+        unverified_domain_status: 422,
+        ..q()
+    })
+    .await;
     let uid = plain_member(&mock);
     assert_eq!(patch(&mock, &format!("/Users/{uid}"), ops).await.status, 422);
 }
@@ -248,7 +366,12 @@ async fn put_clears_omitted() {
     async fn put_without_title(mock: &MockServer) -> serde_json::Value {
         let uid = plain_member(mock);
         let path = format!("/Users/{uid}");
-        let r = patch(mock, &path, json!([{ "op": "add", "value": { "title": "Chief", "locale": "en-GB" } }])).await;
+        let r = patch(
+            mock,
+            &path,
+            json!([{ "op": "add", "value": { "title": "Chief", "locale": "en-GB" } }]),
+        )
+        .await;
         assert_eq!(r.status, 200, "{}", r.text);
         let mut doc = get(mock, &path).await.body;
         doc.as_object_mut().unwrap().remove("title");
@@ -259,7 +382,11 @@ async fn put_clears_omitted() {
     }
     let mock = small().await;
     assert!(put_without_title(&mock).await.get("title").is_none());
-    let mock = small_with(Quirks { put_clears_omitted: false, ..q() }).await;
+    let mock = small_with(Quirks {
+        put_clears_omitted: false,
+        ..q()
+    })
+    .await;
     assert_eq!(put_without_title(&mock).await["title"], json!("Chief"));
 }
 
@@ -267,8 +394,15 @@ async fn put_clears_omitted() {
 async fn token_creator_removal_status() {
     let mock = small().await;
     let creator = mock.truth().tokens[0].creator.clone();
-    assert_rfc_error(&delete(&mock, &format!("/Users/{creator}")).await, 403, Some("mutability"));
-    mock.set_quirks(Quirks { token_creator_removal_status: 409, ..q() });
+    assert_rfc_error(
+        &delete(&mock, &format!("/Users/{creator}")).await,
+        403,
+        None,
+    );
+    mock.set_quirks(Quirks {
+        token_creator_removal_status: 409,
+        ..q()
+    });
     let before = snapshot(&mock);
     assert_eq!(delete(&mock, &format!("/Users/{creator}")).await.status, 409);
     assert_unchanged(&mock, &before, "creator");
@@ -281,7 +415,10 @@ async fn group_delete_refused_status() {
     let id = uuid::Uuid::parse_str(&gid).unwrap();
     mock.with_org(|o| o.workspaces[0].groups.get_mut(&id).unwrap().sole_full_access_pages = 2);
     assert_rfc_error(&delete(&mock, &format!("/Groups/{gid}")).await, 409, None);
-    mock.set_quirks(Quirks { group_delete_refused_status: 400, ..q() });
+    mock.set_quirks(Quirks {
+        group_delete_refused_status: 400,
+        ..q()
+    });
     assert_eq!(delete(&mock, &format!("/Groups/{gid}")).await.status, 400);
     assert!(mock.truth().group(&gid).is_some());
     mock.with_org(|o| o.workspaces[0].groups.get_mut(&id).unwrap().sole_full_access_pages = 0);
@@ -291,11 +428,23 @@ async fn group_delete_refused_status() {
 #[tokio::test]
 async fn undocumented_endpoints() {
     let mock = small().await;
-    for (m, p) in [(Method::GET, "/Me"), (Method::POST, "/Bulk"), (Method::POST, "/.search"), (Method::POST, "/Users/.search")] {
+    for (m, p) in [
+        (Method::GET, "/Me"),
+        (Method::POST, "/Bulk"),
+        (Method::POST, "/.search"),
+        (Method::POST, "/Users/.search"),
+    ] {
         assert_rfc_error(&run(scim(&mock, m, p).json(&json!({}))).await, 501, None);
     }
-    mock.set_quirks(Quirks { undocumented_endpoints: UndocumentedEndpoints::NotFound, ..q() });
-    for (m, p) in [(Method::GET, "/Me"), (Method::POST, "/Bulk"), (Method::POST, "/Groups/.search")] {
+    mock.set_quirks(Quirks {
+        undocumented_endpoints: UndocumentedEndpoints::NotFound,
+        ..q()
+    });
+    for (m, p) in [
+        (Method::GET, "/Me"),
+        (Method::POST, "/Bulk"),
+        (Method::POST, "/Groups/.search"),
+    ] {
         assert_rfc_error(&run(scim(&mock, m, p).json(&json!({}))).await, 404, None);
     }
 }
@@ -303,12 +452,62 @@ async fn undocumented_endpoints() {
 #[tokio::test]
 async fn response_content_type() {
     let mock = small().await;
-    assert_eq!(get(&mock, "/Users").await.header("content-type"), Some("application/scim+json"));
-    assert_eq!(get(&mock, "/Users/nope").await.header("content-type"), Some("application/scim+json"));
-    mock.set_quirks(Quirks { response_content_type: ResponseContentType::Json, ..q() });
-    assert_eq!(get(&mock, "/Users").await.header("content-type"), Some("application/json"));
-    assert_eq!(get(&mock, "/Users/nope").await.header("content-type"), Some("application/json"));
-    assert_eq!(run(anon(&mock, Method::GET, "/ServiceProviderConfig")).await.header("content-type"), Some("application/json"));
+    assert_eq!(
+        get(&mock, "/Users").await.header("content-type"),
+        Some("application/scim+json")
+    );
+    assert_eq!(
+        get(&mock, "/Users/nope").await.header("content-type"),
+        Some("application/scim+json")
+    );
+    mock.set_quirks(Quirks {
+        response_content_type: ResponseContentType::Json,
+        ..q()
+    });
+    assert_eq!(
+        get(&mock, "/Users").await.header("content-type"),
+        Some("application/json")
+    );
+    assert_eq!(
+        get(&mock, "/Users/nope").await.header("content-type"),
+        Some("application/json")
+    );
+    assert_eq!(
+        run(anon(&mock, Method::GET, "/ServiceProviderConfig"))
+            .await
+            .header("content-type"),
+        Some("application/json")
+    );
     let r = post(&mock, "/Users", new_user(&mock, "ct.json")).await;
     assert_eq!(r.header("content-type"), Some("application/json"));
+}
+
+/// A guest is not a removed person: whatever `readd_keeps_id` says, converting a guest adds
+/// the account that exists [N], keeping its id, and leaves their other guest places alone.
+#[tokio::test]
+async fn converting_a_guest_keeps_the_id_whatever_readd_keeps_id_says() {
+    for keeps in [true, false] {
+        let mock = MockServer::builder()
+            .seed(3)
+            .users(30)
+            .groups(5)
+            .workspaces(2)
+            .quirks(Quirks {
+                readd_keeps_id: keeps,
+                ..q()
+            })
+            .start()
+            .await;
+        let guest = mock.truth().guests[0].clone();
+        let gid = uuid::Uuid::parse_str(&guest.id).unwrap();
+        mock.with_org(|o| o.workspaces[1].guests.insert(gid));
+        let r = post(&mock, "/Users", json!({ "userName": guest.email })).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        assert_eq!(r.body["id"], json!(guest.id), "readd_keeps_id={keeps}");
+        assert!(mock.truth().guests.iter().all(|g| g.id != guest.id));
+        assert!(
+            mock.org_truth().workspaces[1].guests.iter().any(|g| g.id == guest.id),
+            "still a guest of the second workspace"
+        );
+    }
 }

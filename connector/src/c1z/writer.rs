@@ -11,12 +11,44 @@ use std::path::{Path, PathBuf};
 use prost::Message;
 use rusqlite::{params, Connection};
 
-use super::schema::{self, DATA_TABLES, ENTITLEMENTS, GRANTS, RESOURCES, RESOURCE_TYPES, SYNC_RUNS};
+use super::schema::{self, DATA_TABLES, SYNC_RUNS};
 use super::{ksuid, now_go_time, C1zError, SyncSummary, C1Z_MAGIC, KEEP_FULL_SYNCS, ROWS_PER_TRANSACTION};
 use crate::proto::{Entitlement, Grant, Resource, ResourceId, ResourceType};
 
 /// zstd level for the output; 3 is zstd's (and the Go encoder's) default.
 const ZSTD_LEVEL: i32 = 3;
+
+/// The scratch database is private and thrown away on any failure; the target is only replaced
+/// by `finish`'s rename. So it needs no syncs, no rollback journal (a failed statement fails the
+/// whole sync) and no file locking.
+/// The page cache is raised from SQLite's 2 MiB so the unique index on grant ids (random keys)
+/// stays in memory instead of spilling to pread/pwrite on every insert.
+const SCRATCH_PRAGMAS: &str = "pragma journal_mode = off; pragma synchronous = off; \
+     pragma locking_mode = exclusive; pragma temp_store = file; pragma cache_size = -40960;";
+
+const PUT_RESOURCE_TYPE: &str = "insert into v1_resource_types (external_id, data, sync_id, discovered_at) \
+     values (?1, ?2, ?3, ?4) on conflict (external_id, sync_id) do update set data = excluded.data, \
+     discovered_at = excluded.discovered_at";
+
+const PUT_RESOURCE: &str = "insert into v1_resources (resource_type_id, external_id, parent_resource_type_id, \
+     parent_resource_id, data, sync_id, discovered_at) values (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+     on conflict (external_id, sync_id) do update set resource_type_id = excluded.resource_type_id, \
+     parent_resource_type_id = excluded.parent_resource_type_id, parent_resource_id = excluded.parent_resource_id, \
+     data = excluded.data, discovered_at = excluded.discovered_at";
+
+const PUT_ENTITLEMENT: &str = "insert into v1_entitlements (resource_type_id, resource_id, external_id, data, sync_id, \
+     discovered_at) values (?1, ?2, ?3, ?4, ?5, ?6) \
+     on conflict (external_id, sync_id) do update set resource_type_id = excluded.resource_type_id, \
+     resource_id = excluded.resource_id, data = excluded.data, discovered_at = excluded.discovered_at";
+
+const PUT_GRANT: &str = "insert into v1_grants (resource_type_id, resource_id, entitlement_id, \
+     principal_resource_type_id, principal_resource_id, external_id, expansion, needs_expansion, data, sync_id, \
+     discovered_at) values (?1, ?2, ?3, ?4, ?5, ?6, null, 0, ?7, ?8, ?9) \
+     on conflict (external_id, sync_id) do update set resource_type_id = excluded.resource_type_id, \
+     resource_id = excluded.resource_id, entitlement_id = excluded.entitlement_id, \
+     principal_resource_type_id = excluded.principal_resource_type_id, \
+     principal_resource_id = excluded.principal_resource_id, data = excluded.data, \
+     discovered_at = excluded.discovered_at";
 
 /// Writes one full sync run into a c1z file. See the module docs for the crash-safety contract.
 #[derive(Debug)]
@@ -27,8 +59,16 @@ pub struct C1zWriter {
     workdir: tempfile::TempDir,
     target: PathBuf,
     sync_id: Option<String>,
+    /// `discovered_at` of the rows in the open transaction: one timestamp per batch of rows, as
+    /// the SDK's bulk puts stamp a whole batch with one `time.Now()`.
+    discovered_at: String,
     rows_in_transaction: usize,
     counts: Counts,
+    /// Reused for each row's protobuf encoding.
+    buf: Vec<u8>,
+    /// The non-unique indexes of the data tables (`create index` statements, in schema order),
+    /// dropped for the bulk load and built again by `finish`, once, from sorted keys.
+    deferred_indexes: Vec<String>,
 }
 
 #[derive(Debug, Default)]
@@ -62,18 +102,21 @@ impl C1zWriter {
         if existing {
             super::check_baton_tables(target, &conn)?;
         }
-        // A private scratch copy: durability comes from the fsync of the finished c1z, so the
-        // scratch database needs no syncs; the rollback journal stays in memory.
-        conn.execute_batch("pragma journal_mode = memory; pragma synchronous = off; pragma temp_store = file;")?;
+        // A private scratch copy: durability comes from the fsync of the finished c1z.
+        conn.execute_batch(SCRATCH_PRAGMAS)?;
         schema::ensure(&conn)?;
+        let deferred_indexes = drop_secondary_indexes(&conn)?;
         Ok(Self {
             conn,
             db_path,
             workdir,
             target: target.to_path_buf(),
             sync_id: None,
+            discovered_at: now_go_time(),
             rows_in_transaction: 0,
             counts: Counts::default(),
+            buf: Vec::with_capacity(1024),
+            deferred_indexes,
         })
     }
 
@@ -83,6 +126,7 @@ impl C1zWriter {
             return Err(C1zError::SyncState("a sync is already running in this writer"));
         }
         let sync_id = ksuid::new_ksuid();
+        self.discovered_at = now_go_time();
         self.conn.execute_batch("begin")?;
         // grants_backfilled = 1: new runs store grant expansion columns directly, as the SDK's
         // own new runs do, so its backfill migration skips them.
@@ -91,7 +135,7 @@ impl C1zWriter {
                 "insert into {SYNC_RUNS} (sync_id, started_at, sync_token, sync_type, parent_sync_id, \
                  linked_sync_id, supports_diff, grants_backfilled) values (?1, ?2, '', 'full', '', '', 0, 1)"
             ),
-            params![sync_id, now_go_time()],
+            params![sync_id, self.discovered_at],
         )?;
         self.rows_in_transaction = 1;
         self.sync_id = Some(sync_id.clone());
@@ -105,68 +149,59 @@ impl C1zWriter {
 
     /// Stores a resource type; `external_id` is its id.
     pub fn put_resource_type(&mut self, resource_type: &ResourceType) -> Result<(), C1zError> {
-        let sync_id = self.running()?;
-        self.conn
-            .prepare_cached(&format!(
-                "insert into {RESOURCE_TYPES} (external_id, data, sync_id, discovered_at) values (?1, ?2, ?3, ?4) \
-                 on conflict (external_id, sync_id) do update set data = excluded.data, discovered_at = excluded.discovered_at"
-            ))?
-            .execute(params![resource_type.id, resource_type.encode_to_vec(), sync_id, now_go_time()])?;
+        let sync_id = running(&self.sync_id)?;
+        self.buf.clear();
+        resource_type.encode_raw(&mut self.buf);
+        self.conn.prepare_cached(PUT_RESOURCE_TYPE)?.execute(params![
+            resource_type.id,
+            self.buf,
+            sync_id,
+            self.discovered_at
+        ])?;
         self.counts.resource_types += 1;
         self.row_written()
     }
 
     /// Stores a resource; `external_id` is `<type>:<id>`.
     pub fn put_resource(&mut self, resource: &Resource) -> Result<(), C1zError> {
-        let sync_id = self.running()?;
+        let sync_id = running(&self.sync_id)?;
         let id = resource.id.as_ref().ok_or_else(|| C1zError::MissingField {
             object: "resource",
             id: resource.display_name.clone(),
             field: "id",
         })?;
         let parent = resource.parent_resource_id.as_ref();
-        self.conn
-            .prepare_cached(&format!(
-                "insert into {RESOURCES} (resource_type_id, external_id, parent_resource_type_id, parent_resource_id, \
-                 data, sync_id, discovered_at) values (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
-                 on conflict (external_id, sync_id) do update set resource_type_id = excluded.resource_type_id, \
-                 parent_resource_type_id = excluded.parent_resource_type_id, parent_resource_id = excluded.parent_resource_id, \
-                 data = excluded.data, discovered_at = excluded.discovered_at"
-            ))?
-            .execute(params![
-                id.resource_type,
-                resource_external_id(id),
-                parent.map(|p| p.resource_type.as_str()),
-                parent.map(|p| p.resource.as_str()),
-                resource.encode_to_vec(),
-                sync_id,
-                now_go_time()
-            ])?;
+        self.buf.clear();
+        resource.encode_raw(&mut self.buf);
+        self.conn.prepare_cached(PUT_RESOURCE)?.execute(params![
+            id.resource_type,
+            resource_external_id(id),
+            parent.map(|p| p.resource_type.as_str()),
+            parent.map(|p| p.resource.as_str()),
+            self.buf,
+            sync_id,
+            self.discovered_at
+        ])?;
         self.counts.resources += 1;
         self.row_written()
     }
 
     /// Stores an entitlement; `external_id` is its id, `resource_*` its resource.
     pub fn put_entitlement(&mut self, entitlement: &Entitlement) -> Result<(), C1zError> {
-        let sync_id = self.running()?;
+        let sync_id = running(&self.sync_id)?;
         let resource_id = entitlement.resource.as_ref().and_then(|r| r.id.as_ref()).ok_or_else(|| {
             C1zError::MissingField { object: "entitlement", id: entitlement.id.clone(), field: "resource.id" }
         })?;
-        self.conn
-            .prepare_cached(&format!(
-                "insert into {ENTITLEMENTS} (resource_type_id, resource_id, external_id, data, sync_id, discovered_at) \
-                 values (?1, ?2, ?3, ?4, ?5, ?6) \
-                 on conflict (external_id, sync_id) do update set resource_type_id = excluded.resource_type_id, \
-                 resource_id = excluded.resource_id, data = excluded.data, discovered_at = excluded.discovered_at"
-            ))?
-            .execute(params![
-                resource_id.resource_type,
-                resource_id.resource,
-                entitlement.id,
-                entitlement.encode_to_vec(),
-                sync_id,
-                now_go_time()
-            ])?;
+        self.buf.clear();
+        entitlement.encode_raw(&mut self.buf);
+        self.conn.prepare_cached(PUT_ENTITLEMENT)?.execute(params![
+            resource_id.resource_type,
+            resource_id.resource,
+            entitlement.id,
+            self.buf,
+            sync_id,
+            self.discovered_at
+        ])?;
         self.counts.entitlements += 1;
         self.row_written()
     }
@@ -175,34 +210,25 @@ impl C1zWriter {
     /// `principal_*` the principal. No grant here carries a `GrantExpandable` annotation, so
     /// `expansion` is NULL and `needs_expansion` 0, as the SDK stores such grants.
     pub fn put_grant(&mut self, grant: &Grant) -> Result<(), C1zError> {
-        let sync_id = self.running()?;
+        let sync_id = running(&self.sync_id)?;
         let missing = |field| C1zError::MissingField { object: "grant", id: grant.id.clone(), field };
         let entitlement = grant.entitlement.as_ref().ok_or_else(|| missing("entitlement"))?;
         let resource_id =
             entitlement.resource.as_ref().and_then(|r| r.id.as_ref()).ok_or_else(|| missing("entitlement.resource.id"))?;
         let principal_id = grant.principal.as_ref().and_then(|p| p.id.as_ref()).ok_or_else(|| missing("principal.id"))?;
-        self.conn
-            .prepare_cached(&format!(
-                "insert into {GRANTS} (resource_type_id, resource_id, entitlement_id, principal_resource_type_id, \
-                 principal_resource_id, external_id, expansion, needs_expansion, data, sync_id, discovered_at) \
-                 values (?1, ?2, ?3, ?4, ?5, ?6, null, 0, ?7, ?8, ?9) \
-                 on conflict (external_id, sync_id) do update set resource_type_id = excluded.resource_type_id, \
-                 resource_id = excluded.resource_id, entitlement_id = excluded.entitlement_id, \
-                 principal_resource_type_id = excluded.principal_resource_type_id, \
-                 principal_resource_id = excluded.principal_resource_id, data = excluded.data, \
-                 discovered_at = excluded.discovered_at"
-            ))?
-            .execute(params![
-                resource_id.resource_type,
-                resource_id.resource,
-                entitlement.id,
-                principal_id.resource_type,
-                principal_id.resource,
-                grant.id,
-                grant.encode_to_vec(),
-                sync_id,
-                now_go_time()
-            ])?;
+        self.buf.clear();
+        grant.encode_raw(&mut self.buf);
+        self.conn.prepare_cached(PUT_GRANT)?.execute(params![
+            resource_id.resource_type,
+            resource_id.resource,
+            entitlement.id,
+            principal_id.resource_type,
+            principal_id.resource,
+            grant.id,
+            self.buf,
+            sync_id,
+            self.discovered_at
+        ])?;
         self.counts.grants += 1;
         self.row_written()
     }
@@ -211,7 +237,7 @@ impl C1zWriter {
     /// replaces the target with the new c1z (temp file in the same directory, fsync, rename,
     /// fsync of the directory).
     pub fn finish(mut self) -> Result<SyncSummary, C1zError> {
-        let sync_id = self.running()?;
+        let sync_id = running(&self.sync_id)?.to_owned();
         // supports_diff = 1: the grant rows carry correct expansion columns (see put_grant),
         // which is what the SDK's flag promises to `baton diff`.
         self.conn.execute(
@@ -221,12 +247,30 @@ impl C1zWriter {
         let removed_sync_ids = remove_old_syncs(&self.conn)?;
         self.conn.execute_batch("commit")?;
         self.rows_in_transaction = 0;
-        if !removed_sync_ids.is_empty() {
-            self.conn.execute_batch("vacuum")?;
-        }
-        let Self { conn, db_path, workdir, target, counts, .. } = self;
+        let Self { conn, db_path, workdir, target, counts, deferred_indexes, .. } = self;
+        // Deleted runs leave free pages full of stale rows behind: copy the live ones into a
+        // compact file (before the deferred indexes exist, so they are built only once, there).
+        let (conn, db_path) = match (removed_sync_ids.is_empty(), workdir.path().join("compact.db")) {
+            (false, compact) if compact.to_str().is_some() => {
+                conn.execute("vacuum into ?1", [compact.to_str()])?;
+                conn.close().map_err(|(_, e)| C1zError::Sqlite(e))?;
+                let conn = Connection::open(&compact)?;
+                conn.execute_batch(SCRATCH_PRAGMAS)?;
+                (conn, compact)
+            }
+            (false, _) => {
+                conn.execute_batch("vacuum")?;
+                (conn, db_path)
+            }
+            (true, _) => (conn, db_path),
+        };
+        let t = std::time::Instant::now();
+        build_indexes(&conn, &deferred_indexes)?;
+        let index_ms = t.elapsed().as_millis() as u64;
         conn.close().map_err(|(_, e)| C1zError::Sqlite(e))?;
+        let t = std::time::Instant::now();
         let bytes = publish(&db_path, &target)?;
+        tracing::info!(index_ms, publish_ms = t.elapsed().as_millis() as u64, "c1z finish breakdown");
         drop(workdir);
         Ok(SyncSummary {
             sync_id,
@@ -239,19 +283,57 @@ impl C1zWriter {
         })
     }
 
-    fn running(&self) -> Result<String, C1zError> {
-        self.sync_id.clone().ok_or(C1zError::SyncState("no sync started; call start_sync first"))
-    }
-
     /// Commits every [`ROWS_PER_TRANSACTION`] rows so the journal stays small.
     fn row_written(&mut self) -> Result<(), C1zError> {
         self.rows_in_transaction += 1;
         if self.rows_in_transaction >= ROWS_PER_TRANSACTION {
             self.conn.execute_batch("commit; begin")?;
             self.rows_in_transaction = 0;
+            self.discovered_at = now_go_time();
         }
         Ok(())
     }
+}
+
+/// The running sync's id, or the misuse error.
+fn running(sync_id: &Option<String>) -> Result<&str, C1zError> {
+    sync_id.as_deref().ok_or(C1zError::SyncState("no sync started; call start_sync first"))
+}
+
+/// Drops the non-unique indexes of the data tables and returns their `create index` statements
+/// in schema order. The unique `(external_id, sync_id)` indexes stay: the upserts need them.
+/// Inserting 240k rows into three more B-trees keyed on random ids costs far more than sorting
+/// the keys once at the end; which indexes a file has is unchanged, as `finish` builds them again
+/// (whatever their definition: the SDK's, or any a newer SDK added to an existing file).
+fn drop_secondary_indexes(conn: &Connection) -> Result<Vec<String>, C1zError> {
+    let tables = DATA_TABLES.map(|t| format!("'{t}'")).join(", ");
+    let indexes: Vec<(String, String)> = conn
+        .prepare(&format!(
+            "select m.name, m.sql from sqlite_master m where m.type = 'index' and m.sql is not null \
+             and m.tbl_name in ({tables}) and exists (select 1 from pragma_index_list(m.tbl_name) l \
+             where l.name = m.name and l.\"unique\" = 0) order by m.rowid"
+        ))?
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut statements = Vec::with_capacity(indexes.len());
+    for (name, sql) in indexes {
+        conn.execute_batch(&format!("drop index \"{}\"", name.replace('"', "\"\"")))?;
+        statements.push(sql);
+    }
+    Ok(statements)
+}
+
+/// Builds the indexes [`drop_secondary_indexes`] dropped, in one transaction.
+fn build_indexes(conn: &Connection, statements: &[String]) -> Result<(), C1zError> {
+    if statements.is_empty() {
+        return Ok(());
+    }
+    conn.execute_batch("begin")?;
+    for sql in statements {
+        conn.execute_batch(sql)?;
+    }
+    conn.execute_batch("commit")?;
+    Ok(())
 }
 
 /// `<type>:<id>`, the resource row's `external_id`.

@@ -3,8 +3,8 @@
 
 use serde_json::{json, Value};
 
-/// Sync only, for all three types; provisioning arrives with a later change, and each capability
-/// is added here when it works.
+/// Everything provisionable, per type: users are created and deleted, roles and group
+/// memberships granted and revoked (group membership is what ConductorOne's baton-notion lacks).
 pub fn capabilities_json() -> Value {
     json!({
         "@type": "type.googleapis.com/c1.connector.v2.ConnectorCapabilities",
@@ -15,7 +15,7 @@ pub fn capabilities_json() -> Value {
                     "displayName": "Group",
                     "traits": ["TRAIT_GROUP"]
                 },
-                "capabilities": ["CAPABILITY_SYNC"],
+                "capabilities": ["CAPABILITY_SYNC", "CAPABILITY_PROVISION"],
                 "permissions": {}
             },
             {
@@ -24,7 +24,7 @@ pub fn capabilities_json() -> Value {
                     "displayName": "Role",
                     "traits": ["TRAIT_ROLE", "TRAIT_LICENSE_PROFILE"]
                 },
-                "capabilities": ["CAPABILITY_SYNC"],
+                "capabilities": ["CAPABILITY_SYNC", "CAPABILITY_PROVISION"],
                 "permissions": {}
             },
             {
@@ -36,10 +36,21 @@ pub fn capabilities_json() -> Value {
                         { "@type": "type.googleapis.com/c1.connector.v2.SkipEntitlements" }
                     ]
                 },
-                "capabilities": ["CAPABILITY_SYNC"],
+                "capabilities": ["CAPABILITY_SYNC", "CAPABILITY_ACCOUNT_PROVISIONING", "CAPABILITY_RESOURCE_DELETE"],
                 "permissions": {}
             }
         ],
-        "connectorCapabilities": ["CAPABILITY_SYNC"]
+        "connectorCapabilities": [
+            "CAPABILITY_PROVISION",
+            "CAPABILITY_SYNC",
+            "CAPABILITY_ACCOUNT_PROVISIONING",
+            "CAPABILITY_RESOURCE_DELETE"
+        ],
+        "credentialDetails": {
+            "capabilityAccountProvisioning": {
+                "supportedCredentialOptions": ["CAPABILITY_DETAIL_CREDENTIAL_OPTION_NO_PASSWORD"],
+                "preferredCredentialOption": "CAPABILITY_DETAIL_CREDENTIAL_OPTION_NO_PASSWORD"
+            }
+        }
     })
 }

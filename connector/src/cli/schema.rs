@@ -3,7 +3,9 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::config::{DEFAULT_HTTP_TIMEOUT_SECONDS, DEFAULT_LOG_LEVEL, DEFAULT_REQUESTS_PER_MINUTE, MAX_HTTP_TIMEOUT_SECONDS};
+use crate::config::{
+    DEFAULT_HTTP_TIMEOUT_SECONDS, DEFAULT_LOG_LEVEL, DEFAULT_REQUESTS_PER_MINUTE, MAX_HTTP_TIMEOUT_SECONDS,
+};
 use crate::scim::client::MAX_PAGE_SIZE;
 
 enum Kind {
@@ -32,7 +34,9 @@ fn fields() -> Vec<Field> {
             required: false,
             secret: false,
             ops: true,
-            kind: Kind::String { default: Some(DEFAULT_LOG_LEVEL) },
+            kind: Kind::String {
+                default: Some(DEFAULT_LOG_LEVEL),
+            },
         },
         Field {
             name: "http-timeout-seconds",
@@ -54,7 +58,11 @@ fn fields() -> Vec<Field> {
             required: false,
             secret: false,
             ops: true,
-            kind: Kind::Int { default: i64::from(MAX_PAGE_SIZE), gte: 1, lte: i64::from(MAX_PAGE_SIZE) },
+            kind: Kind::Int {
+                default: i64::from(MAX_PAGE_SIZE),
+                gte: 1,
+                lte: i64::from(MAX_PAGE_SIZE),
+            },
         },
         Field {
             name: "requests-per-minute",
@@ -63,7 +71,11 @@ fn fields() -> Vec<Field> {
             required: false,
             secret: false,
             ops: true,
-            kind: Kind::Int { default: i64::from(DEFAULT_REQUESTS_PER_MINUTE), gte: 1, lte: 1_000_000 },
+            kind: Kind::Int {
+                default: i64::from(DEFAULT_REQUESTS_PER_MINUTE),
+                gte: 1,
+                lte: 1_000_000,
+            },
         },
         Field {
             name: "scim-token",

@@ -7,7 +7,10 @@
 //! - `limiter`: the fixed-window request ceiling (`--requests-per-minute`).
 //! - [`pager`]: [`Pager`], which walks a list endpoint and defends against lying pages.
 //!
-//! Every request is a `GET` (this client only reads), so every retry is safe.
+//! Reads (`GET`) and idempotent writes (`PATCH`, `DELETE`) are retried blindly. A creation
+//! (`POST`) is resent only when the server surely did not process it (429, or no connection);
+//! any other failure comes back as [`ScimError::Indeterminate`] so that the caller can look the
+//! result up before trying again (see `crate::provision`).
 
 mod limiter;
 pub mod pager;
@@ -88,11 +91,12 @@ pub enum ScimError {
         attempts: u32,
         last: Failure,
     },
+    #[error("Notion refused {request} (HTTP 403): {detail}")]
+    Refused { request: String, detail: String },
+    #[error("{request} may or may not have been carried out: {last}")]
+    Indeterminate { request: String, last: Failure },
     #[error("paging {resource} went wrong: {detail}")]
-    Paging {
-        resource: &'static str,
-        detail: String,
-    },
+    Paging { resource: &'static str, detail: String },
     #[error("invalid base URL {url:?}: {detail}")]
     InvalidBaseUrl { url: String, detail: String },
     #[error("could not set up the HTTP client: {0}")]
@@ -172,6 +176,50 @@ pub struct ClientStats {
     pub retries: u64,
 }
 
+/// A write's answer, for the caller to interpret: any status except 401 and 403 (errors) and
+/// those retried (429, 5xx).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub status: u16,
+    pub body: bytes::Bytes,
+}
+
+impl Reply {
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The body as JSON of type `T`.
+    pub fn json<T: DeserializeOwned>(&self, request: &str) -> Result<T, ScimError> {
+        serde_json::from_slice(&self.body).map_err(|e| ScimError::Http {
+            request: request.to_owned(),
+            status: self.status,
+            detail: format!("the answer is not the JSON expected: {e}"),
+        })
+    }
+
+    /// SCIM's `detail` (or Notion's `message`) of an error answer.
+    pub fn detail(&self) -> String {
+        error_detail(&self.body)
+    }
+
+    /// RFC 7644's `scimType` of an error answer, if any.
+    pub fn scim_type(&self) -> Option<String> {
+        serde_json::from_slice::<serde_json::Value>(&self.body)
+            .ok()
+            .and_then(|v| v.get("scimType").and_then(|t| t.as_str()).map(str::to_owned))
+    }
+}
+
+/// Whether a request may be sent again after a failure that leaves its fate unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resend {
+    /// Sending it twice does what sending it once does (`GET`, `PATCH` setting values, `DELETE`).
+    Always,
+    /// Only when the server surely did not process it: a 429, or a connection that never opened.
+    OnlyUnprocessed,
+}
+
 /// A cheap-to-clone handle; clones share the connection pool, the limiter and the counters.
 #[derive(Debug, Clone)]
 pub struct ScimClient {
@@ -219,9 +267,7 @@ impl ScimClient {
             )));
         }
         let mut auth = HeaderValue::from_str(&format!("Bearer {}", config.token.expose()))
-            .map_err(|_| {
-                ScimError::Setup("the SCIM token holds characters a header cannot carry".into())
-            })?;
+            .map_err(|_| ScimError::Setup("the SCIM token holds characters a header cannot carry".into()))?;
         // Keeps the value out of hyper's and reqwest's debug output.
         auth.set_sensitive(true);
         let mut headers = HeaderMap::new();
@@ -278,10 +324,7 @@ impl ScimClient {
         start_index: u64,
         count: u32,
     ) -> Result<ListResponse<T>, ScimError> {
-        let query = [
-            ("startIndex", start_index.to_string()),
-            ("count", count.to_string()),
-        ];
+        let query = [("startIndex", start_index.to_string()), ("count", count.to_string())];
         self.get_json(resource.path(), &query).await
     }
 
@@ -303,32 +346,74 @@ impl ScimClient {
         Ok(page.total_results)
     }
 
-    async fn get_json<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        query: &[(&str, String)],
-    ) -> Result<T, ScimError> {
+    async fn get_json<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<T, ScimError> {
         let url = format!("{}{}", self.inner.base_url, path);
+        let request = describe("GET", path, query);
+        self.with_retries(&request, Resend::Always, async || self.attempt(&url, &request, query).await)
+            .await
+    }
+
+    /// Sends a write (`POST`, `PUT`, `PATCH`, `DELETE`) with an optional JSON body and returns the
+    /// answer for the caller to read. 401 and 403 are errors; 429 and 5xx are retried as
+    /// `resend` allows.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        resend: Resend,
+    ) -> Result<Reply, ScimError> {
+        let url = format!("{}{}", self.inner.base_url, path);
+        let request = describe(method.as_str(), path, &[]);
+        let body = body.map(serde_json::to_vec).transpose().map_err(|e| ScimError::Setup(e.to_string()))?;
+        self.with_retries(&request, resend, async || {
+            self.attempt_write(method.clone(), &url, &request, body.clone()).await
+        })
+        .await
+    }
+
+    /// `GET` of any path, answering the raw reply (404 included) rather than an error.
+    pub async fn get_reply(&self, path: &str, query: &[(&str, String)]) -> Result<Reply, ScimError> {
+        let url = format!("{}{}", self.inner.base_url, path);
+        let request = describe("GET", path, query);
+        self.with_retries(&request, Resend::Always, async || {
+            let builder = self.inner.http.get(&url).query(query);
+            self.reply_of(builder, &request).await
+        })
+        .await
+    }
+
+    /// The one retry loop: the client's limiter before every attempt, backoff with jitter (or
+    /// the server's `Retry-After`) between them, a bounded number of retries.
+    async fn with_retries<T>(
+        &self,
+        request: &str,
+        resend: Resend,
+        mut attempt: impl AsyncFnMut() -> Result<T, Attempt>,
+    ) -> Result<T, ScimError> {
         let mut retries = 0u32;
         loop {
             self.inner.limiter.acquire().await;
             self.inner.requests.fetch_add(1, Ordering::Relaxed);
-            let failure = match self.attempt(&url, path, query).await {
+            let (failure, asked_wait) = match attempt().await {
                 Ok(v) => return Ok(v),
                 Err(Attempt::Fatal(e)) => return Err(e),
                 Err(Attempt::Retry(f, wait)) => (f, wait),
             };
-            let (failure, asked_wait) = failure;
+            let unprocessed = matches!(failure, Failure::RateLimited { .. } | Failure::Connect(_));
+            if resend == Resend::OnlyUnprocessed && !unprocessed {
+                return Err(ScimError::Indeterminate { request: request.to_owned(), last: failure });
+            }
             if retries >= self.inner.retry.max_retries {
                 return Err(ScimError::RetriesExhausted {
-                    request: describe(path, query),
+                    request: request.to_owned(),
                     attempts: retries + 1,
                     last: failure,
                 });
             }
             let wait = asked_wait.unwrap_or_else(|| self.inner.retry.backoff(retries));
             tracing::warn!(
-                request = %describe(path, query),
+                request,
                 failure = %failure,
                 retry = retries + 1,
                 of = self.inner.retry.max_retries,
@@ -341,12 +426,43 @@ impl ScimClient {
         }
     }
 
-    async fn attempt<T: DeserializeOwned>(
+    async fn attempt_write(
         &self,
+        method: reqwest::Method,
         url: &str,
-        path: &str,
-        query: &[(&str, String)],
-    ) -> Result<T, Attempt> {
+        request: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<Reply, Attempt> {
+        let mut builder = self.inner.http.request(method, url);
+        if let Some(body) = body {
+            builder = builder.header(reqwest::header::CONTENT_TYPE, "application/scim+json").body(body);
+        }
+        self.reply_of(builder, request).await
+    }
+
+    /// Sends one attempt and sorts its answer: a reply for the caller, a failure to retry, or a
+    /// fatal error.
+    async fn reply_of(&self, builder: reqwest::RequestBuilder, request: &str) -> Result<Reply, Attempt> {
+        let response = builder.send().await.map_err(|e| Attempt::Retry(classify(&e), None))?;
+        let status = response.status().as_u16();
+        let retry_after = retry_after_secs(&response);
+        let body = response.bytes().await.map_err(|e| Attempt::Retry(classify(&e), None))?;
+        tracing::debug!(request, status, bytes = body.len(), "SCIM response");
+        match status {
+            401 => Err(Attempt::Fatal(ScimError::Unauthorized)),
+            403 => Err(Attempt::Fatal(refusal_or_forbidden(request, &body))),
+            429 => Err(Attempt::Retry(
+                Failure::RateLimited { retry_after },
+                retry_after.map(|s| self.inner.retry.retry_after(s)),
+            )),
+            408 | 500 | 502..=504 | 506..=599 => {
+                Err(Attempt::Retry(Failure::Status { status, detail: error_detail(&body) }, None))
+            }
+            _ => Ok(Reply { status, body }),
+        }
+    }
+
+    async fn attempt<T: DeserializeOwned>(&self, url: &str, request: &str, query: &[(&str, String)]) -> Result<T, Attempt> {
         let started = std::time::Instant::now();
         let response = self
             .inner
@@ -357,25 +473,19 @@ impl ScimClient {
             .await
             .map_err(|e| Attempt::Retry(classify(&e), None))?;
         let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok());
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| Attempt::Retry(classify(&e), None))?;
+        let retry_after = retry_after_secs(&response);
+        let body = response.bytes().await.map_err(|e| Attempt::Retry(classify(&e), None))?;
         tracing::debug!(
-            request = %describe(path, query),
+            request,
             status,
             bytes = body.len(),
             ms = started.elapsed().as_millis() as u64,
             "SCIM response"
         );
         match status {
-            200..=299 => serde_json::from_slice(&body)
-                .map_err(|e| Attempt::Retry(Failure::Malformed(e.to_string()), None)),
+            200..=299 => {
+                serde_json::from_slice(&body).map_err(|e| Attempt::Retry(Failure::Malformed(e.to_string()), None))
+            }
             401 => Err(Attempt::Fatal(ScimError::Unauthorized)),
             403 => Err(Attempt::Fatal(ScimError::Forbidden)),
             429 => Err(Attempt::Retry(
@@ -390,7 +500,7 @@ impl ScimClient {
                 None,
             )),
             _ => Err(Attempt::Fatal(ScimError::Http {
-                request: describe(path, query),
+                request: request.to_owned(),
                 status,
                 detail: error_detail(&body),
             })),
@@ -441,16 +551,33 @@ fn error_detail(body: &[u8]) -> String {
     text.chars().take(200).collect()
 }
 
-fn describe(path: &str, query: &[(&str, String)]) -> String {
+fn describe(method: &str, path: &str, query: &[(&str, String)]) -> String {
     if query.is_empty() {
-        return format!("GET {path}");
+        return format!("{method} {path}");
     }
     let q: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    format!("GET {path}?{}", q.join("&"))
+    format!("{method} {path}?{}", q.join("&"))
+}
+
+fn retry_after_secs(response: &reqwest::Response) -> Option<u64> {
+    response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+}
+
+/// A 403 on a write that names a reason (Notion refusing to remove the token's creator, an
+/// unverified domain) is a refusal of that request; a bare 403 is the plan or the token.
+fn refusal_or_forbidden(request: &str, body: &[u8]) -> ScimError {
+    if request.starts_with("GET ") {
+        return ScimError::Forbidden;
+    }
+    ScimError::Refused { request: request.to_owned(), detail: error_detail(body) }
 }
 
 /// Group ids are UUIDs, but a path segment is escaped all the same.
-fn encode_path_segment(s: &str) -> String {
+pub fn encode_path_segment(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
@@ -486,15 +613,9 @@ mod tests {
     #[test]
     fn bad_base_urls_are_refused() {
         let cfg = ClientConfig::new("not a url", Secret::new("t"));
-        assert!(matches!(
-            ScimClient::new(cfg),
-            Err(ScimError::InvalidBaseUrl { .. })
-        ));
+        assert!(matches!(ScimClient::new(cfg), Err(ScimError::InvalidBaseUrl { .. })));
         let cfg = ClientConfig::new("ftp://x/scim/v2", Secret::new("t"));
-        assert!(matches!(
-            ScimClient::new(cfg),
-            Err(ScimError::InvalidBaseUrl { .. })
-        ));
+        assert!(matches!(ScimClient::new(cfg), Err(ScimError::InvalidBaseUrl { .. })));
     }
 
     #[test]

@@ -8,11 +8,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use baton_notion::c1z::C1zReader;
+use baton_notion::progress::Progress;
 use baton_notion::proto::{self, user_trait, UserTrait};
 use baton_notion::scim::client::{ClientConfig, RetryPolicy, ScimClient};
 use baton_notion::secret::Secret;
 use baton_notion::sync::{self, SyncError, SyncOptions, SyncReport};
-use baton_notion::progress::Progress;
 use notion_scim_mock::{GroundTruth, MockServer};
 
 /// A client for `mock` with millisecond retries and no client-side limit.
@@ -62,7 +62,9 @@ impl Snapshot {
     pub fn from_truth(truth: &GroundTruth) -> Self {
         let mut s = Snapshot {
             resource_types: ["user", "group", "role"].map(String::from).into(),
-            roles: ["owner", "membership_admin", "member", "restricted_member"].map(String::from).into(),
+            roles: ["owner", "membership_admin", "member", "restricted_member"]
+                .map(String::from)
+                .into(),
             ..Snapshot::default()
         };
         for r in &s.roles {
@@ -78,7 +80,8 @@ impl Snapshot {
                     enabled: u.active,
                 },
             );
-            s.role_grants.insert(u.id.clone(), u.effective_role().as_str().to_owned());
+            s.role_grants
+                .insert(u.id.clone(), u.effective_role().as_str().to_owned());
         }
         for g in &truth.groups {
             s.groups.insert(g.id.clone(), g.display_name.clone());
@@ -107,14 +110,19 @@ impl Snapshot {
                         Ok(Some(t)) => t,
                         other => unreachable!("user {} has no UserTrait: {other:?}", id.resource),
                     };
-                    let enabled = t.status.as_ref().map(|s| s.status)
-                        == Some(user_trait::status::Status::Enabled as i32);
+                    let enabled =
+                        t.status.as_ref().map(|s| s.status) == Some(user_trait::status::Status::Enabled as i32);
                     s.users.insert(
                         id.resource.clone(),
                         UserView {
                             display_name: r.display_name.clone(),
                             login: t.login.clone(),
-                            email: t.emails.iter().find(|e| e.is_primary).map(|e| e.address.clone()).unwrap_or_default(),
+                            email: t
+                                .emails
+                                .iter()
+                                .find(|e| e.is_primary)
+                                .map(|e| e.address.clone())
+                                .unwrap_or_default(),
                             enabled,
                         },
                     );
@@ -200,5 +208,20 @@ pub fn tempdir() -> tempfile::TempDir {
     match tempfile::tempdir() {
         Ok(d) => d,
         Err(e) => unreachable!("temp dir: {e}"),
+    }
+}
+
+/// Runs the `baton-notion` binary in `cwd` with only `envs` in its environment, off the async
+/// threads so that an in-process mock keeps answering.
+pub async fn run_binary(cwd: &Path, args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_baton-notion"));
+    cmd.current_dir(cwd).args(args).env_clear().env("NO_COLOR", "1");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    match tokio::task::spawn_blocking(move || cmd.output()).await {
+        Ok(Ok(out)) => out,
+        Ok(Err(e)) => panic!("the binary does not run: {e}"),
+        Err(e) => panic!("the runner task failed: {e}"),
     }
 }

@@ -57,7 +57,7 @@ pub(crate) async fn list(
 ) -> Result<Response, ScimError> {
     let q = ListQuery::parse(uri.query())?;
     let body = {
-        let quirks = state.quirks.read();
+        let quirks = state.quirks.read().clone();
         let name = name_query(q.filter.as_deref(), &quirks)?;
         let with_members = quirks.list_groups_with_members && !q.excludes("members");
         let org = state.org.read();

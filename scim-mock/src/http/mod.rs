@@ -87,6 +87,10 @@ fn render_error(state: &Shared, mut resp: Response) -> Response {
     };
     let mut rendered = err.render(dialect, ct);
     std::mem::swap(rendered.extensions_mut(), resp.extensions_mut());
+    // Keep what the router said besides the body (`Allow` on a 405).
+    if let Some(allow) = resp.headers().get(header::ALLOW) {
+        rendered.headers_mut().insert(header::ALLOW, allow.clone());
+    }
     rendered
 }
 
@@ -187,7 +191,7 @@ async fn outer(State(state): State<AppState>, req: Request, next: Next) -> Respo
 /// workspace without SCIM.
 async fn auth(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let caller = {
-        let quirks = state.quirks.read();
+        let quirks = state.quirks.read().clone();
         let org = state.org.read();
         let presented = req
             .headers()

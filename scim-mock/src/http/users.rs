@@ -72,7 +72,7 @@ pub(crate) async fn list(
 ) -> Result<Response, ScimError> {
     let q = ListQuery::parse(uri.query())?;
     let body = {
-        let quirks = state.quirks.read();
+        let quirks = state.quirks.read().clone();
         let query = user_query(q.filter.as_deref(), &quirks)?;
         let org = state.org.read();
         let ws = &org.workspaces[caller.workspace];
@@ -175,8 +175,11 @@ pub(crate) async fn create(
         }
         // A Notion account with this email exists: it joins the workspace instead of a new one.
         Some(existing) => {
-            let in_other_workspace = org.workspaces.iter().any(|w| w.members.contains_key(&existing));
-            if quirks.readd_keeps_id || in_other_workspace {
+            // Only a removed person may come back under a new id: someone still a member or a
+            // guest anywhere is the same account, with the same id.
+            let still_present =
+                org.workspaces.iter().any(|w| w.members.contains_key(&existing) || w.guests.contains(&existing));
+            if quirks.readd_keeps_id || still_present {
                 existing
             } else {
                 rekey_account(&mut org, existing)

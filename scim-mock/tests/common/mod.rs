@@ -21,7 +21,13 @@ pub async fn small() -> MockServer {
 }
 
 pub async fn small_with(quirks: Quirks) -> MockServer {
-    MockServer::builder().seed(3).users(30).groups(5).quirks(quirks).start().await
+    MockServer::builder()
+        .seed(3)
+        .users(30)
+        .groups(5)
+        .quirks(quirks)
+        .start()
+        .await
 }
 
 /// A client without a connection pool, so that a connection broken by a fault never leaks
@@ -47,17 +53,24 @@ impl Resp {
 
     /// The ids of a list page's `Resources`.
     pub fn ids(&self) -> Vec<String> {
-        resources(&self.body).iter().map(|r| r["id"].as_str().unwrap().to_string()).collect()
+        resources(&self.body)
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_string())
+            .collect()
     }
 }
 
 pub fn resources(list: &Value) -> &Vec<Value> {
-    list["Resources"].as_array().unwrap_or_else(|| panic!("not a list: {list}"))
+    list["Resources"]
+        .as_array()
+        .unwrap_or_else(|| panic!("not a list: {list}"))
 }
 
 /// A request to `base_url() + path` with the first token.
 pub fn scim(mock: &MockServer, method: Method, path: &str) -> RequestBuilder {
-    client().request(method, format!("{}{path}", mock.base_url())).bearer_auth(mock.token())
+    client()
+        .request(method, format!("{}{path}", mock.base_url()))
+        .bearer_auth(mock.token())
 }
 
 /// A request to `base_url() + path` with no token at all.
@@ -71,7 +84,12 @@ pub async fn run(rb: RequestBuilder) -> Resp {
     let headers = resp.headers().clone();
     let text = resp.text().await.unwrap();
     let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-    Resp { status, headers, text, body }
+    Resp {
+        status,
+        headers,
+        text,
+        body,
+    }
 }
 
 pub async fn get(mock: &MockServer, path: &str) -> Resp {
@@ -133,7 +151,11 @@ pub fn assert_rfc_error(resp: &Resp, status: u16, scim_type: Option<&str>) {
     assert_eq!(resp.status, status, "{}", resp.text);
     assert_eq!(resp.body["schemas"], json!([ERROR]), "{}", resp.text);
     assert_eq!(resp.body["status"], json!(status.to_string()), "{}", resp.text);
-    assert!(resp.body["detail"].as_str().is_some_and(|d| !d.is_empty()), "{}", resp.text);
+    assert!(
+        resp.body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "{}",
+        resp.text
+    );
     match scim_type {
         Some(t) => assert_eq!(resp.body["scimType"], json!(t), "{}", resp.text),
         None => assert!(resp.body.get("scimType").is_none(), "{}", resp.text),
@@ -146,7 +168,11 @@ pub fn assert_notion_error(resp: &Resp, status: u16, code: &str) {
     assert_eq!(resp.body["object"], json!("error"), "{}", resp.text);
     assert_eq!(resp.body["status"], json!(status), "{}", resp.text);
     assert_eq!(resp.body["code"], json!(code), "{}", resp.text);
-    assert!(resp.body["message"].as_str().is_some_and(|d| !d.is_empty()), "{}", resp.text);
+    assert!(
+        resp.body["message"].as_str().is_some_and(|d| !d.is_empty()),
+        "{}",
+        resp.text
+    );
     assert!(resp.body.get("schemas").is_none(), "{}", resp.text);
 }
 

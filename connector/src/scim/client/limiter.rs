@@ -26,10 +26,7 @@ impl FixedWindowLimiter {
         Self {
             limit,
             window,
-            state: Mutex::new(Window {
-                started: None,
-                used: 0,
-            }),
+            state: Mutex::new(Window { started: None, used: 0 }),
         }
     }
 
