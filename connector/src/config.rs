@@ -108,11 +108,21 @@ pub struct Flags {
     pub grant_entitlement: Option<String>,
 
     /// The id of the principal to grant the entitlement to
-    #[arg(long, env = "BATON_GRANT_PRINCIPAL", value_name = "ID", requires = "grant_entitlement")]
+    #[arg(
+        long,
+        env = "BATON_GRANT_PRINCIPAL",
+        value_name = "ID",
+        requires = "grant_entitlement"
+    )]
     pub grant_principal: Option<String>,
 
     /// The resource type of the principal to grant the entitlement to (user)
-    #[arg(long, env = "BATON_GRANT_PRINCIPAL_TYPE", value_name = "TYPE", requires = "grant_entitlement")]
+    #[arg(
+        long,
+        env = "BATON_GRANT_PRINCIPAL_TYPE",
+        value_name = "TYPE",
+        requires = "grant_entitlement"
+    )]
     pub grant_principal_type: Option<String>,
 
     /// The grant to revoke: <entitlement id>:user:<user id>
@@ -121,23 +131,48 @@ pub struct Flags {
     pub revoke_grant: Option<String>,
 
     /// JSON profile of the account to create: {"first_name","last_name","email"[,"workspace_role"]}
-    #[arg(long, env = "BATON_CREATE_ACCOUNT_PROFILE", value_name = "JSON", conflicts_with = "delete_resource")]
+    #[arg(
+        long,
+        env = "BATON_CREATE_ACCOUNT_PROFILE",
+        value_name = "JSON",
+        conflicts_with = "delete_resource"
+    )]
     pub create_account_profile: Option<String>,
 
     /// The login of the account to create (its email)
-    #[arg(long, env = "BATON_CREATE_ACCOUNT_LOGIN", value_name = "LOGIN", requires = "create_account_profile")]
+    #[arg(
+        long,
+        env = "BATON_CREATE_ACCOUNT_LOGIN",
+        value_name = "LOGIN",
+        requires = "create_account_profile"
+    )]
     pub create_account_login: Option<String>,
 
     /// The email of the account to create
-    #[arg(long, env = "BATON_CREATE_ACCOUNT_EMAIL", value_name = "EMAIL", requires = "create_account_profile")]
+    #[arg(
+        long,
+        env = "BATON_CREATE_ACCOUNT_EMAIL",
+        value_name = "EMAIL",
+        requires = "create_account_profile"
+    )]
     pub create_account_email: Option<String>,
 
     /// The id of the resource to delete
-    #[arg(long, env = "BATON_DELETE_RESOURCE", value_name = "ID", requires = "delete_resource_type")]
+    #[arg(
+        long,
+        env = "BATON_DELETE_RESOURCE",
+        value_name = "ID",
+        requires = "delete_resource_type"
+    )]
     pub delete_resource: Option<String>,
 
     /// The resource type of the resource to delete (user)
-    #[arg(long, env = "BATON_DELETE_RESOURCE_TYPE", value_name = "TYPE", requires = "delete_resource")]
+    #[arg(
+        long,
+        env = "BATON_DELETE_RESOURCE_TYPE",
+        value_name = "TYPE",
+        requires = "delete_resource"
+    )]
     pub delete_resource_type: Option<String>,
 }
 
@@ -146,9 +181,11 @@ impl Flags {
     /// `None` for a sync.
     pub fn operation(&self) -> Result<Option<crate::provision::Operation>, crate::provision::InvalidRequest> {
         use crate::provision::{request, Operation};
-        if let (Some(entitlement), Some(principal), Some(kind)) =
-            (&self.grant_entitlement, &self.grant_principal, &self.grant_principal_type)
-        {
+        if let (Some(entitlement), Some(principal), Some(kind)) = (
+            &self.grant_entitlement,
+            &self.grant_principal,
+            &self.grant_principal_type,
+        ) {
             let target = request::parse_entitlement(entitlement)?;
             let user_id = request::parse_principal(principal, kind)?;
             return Ok(Some(Operation::Grant { target, user_id }));
@@ -166,7 +203,9 @@ impl Flags {
             return Ok(Some(Operation::CreateAccount(account)));
         }
         if let (Some(id), Some(kind)) = (&self.delete_resource, &self.delete_resource_type) {
-            return Ok(Some(Operation::DeleteUser { user_id: request::parse_delete(id, kind)? }));
+            return Ok(Some(Operation::DeleteUser {
+                user_id: request::parse_delete(id, kind)?,
+            }));
         }
         Ok(None)
     }

@@ -59,7 +59,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let file = ConfigFile::discover(std::env::var_os(CONFIG_PATH_ENV).map(Into::into), &cwd)?;
     let settings = Settings::resolve(cli.flags, file.as_ref())?;
     if operation.is_some() && !settings.provisioning {
-        anyhow::bail!("provisioning actions are disabled: add -p/--provisioning (or BATON_PROVISIONING=true) to enable them");
+        anyhow::bail!(
+            "provisioning actions are disabled: add -p/--provisioning (or BATON_PROVISIONING=true) to enable them"
+        );
     }
     logging::init(&settings.log_level, settings.log_format_or_default());
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -128,7 +128,11 @@ pub fn grant_id(entitlement_id: &str, principal: &ResourceId) -> String {
 /// The user's workspace role: the extension's `role`, or [`DEFAULT_ROLE`] without one (an
 /// empty role string counts as none). Unknown role strings are returned as they are.
 pub fn workspace_role(user: &ScimUser) -> &str {
-    user.notion.as_ref().and_then(|n| n.role.as_deref()).filter(|r| !r.is_empty()).unwrap_or(DEFAULT_ROLE)
+    user.notion
+        .as_ref()
+        .and_then(|n| n.role.as_deref())
+        .filter(|r| !r.is_empty())
+        .unwrap_or(DEFAULT_ROLE)
 }
 
 /// A user resource, as baton-notion's `parseIntoUserResource` builds it: display name
@@ -143,16 +147,26 @@ pub fn user_resource(user: &ScimUser) -> Resource {
         ("email", &user.user_name),
         ("workspace_role", workspace_role(user)),
     ]);
-    let status = if user.active { user_trait::status::Status::Enabled } else { user_trait::status::Status::Disabled };
+    let status = if user.active {
+        user_trait::status::Status::Enabled
+    } else {
+        user_trait::status::Status::Disabled
+    };
     // The SDK's WithEmail and WithUserLogin skip empty values.
     let emails = if user.user_name.is_empty() {
         Vec::new()
     } else {
-        vec![user_trait::Email { address: user.user_name.clone(), is_primary: true }]
+        vec![user_trait::Email {
+            address: user.user_name.clone(),
+            is_primary: true,
+        }]
     };
     let user_trait = UserTrait {
         emails,
-        status: Some(user_trait::Status { status: status as i32, details: String::new() }),
+        status: Some(user_trait::Status {
+            status: status as i32,
+            details: String::new(),
+        }),
         profile: Some(profile),
         login: user.user_name.clone(),
         ..Default::default()
@@ -171,7 +185,10 @@ pub fn group_resource(group: &ScimGroup) -> Resource {
     Resource {
         id: Some(ResourceId::new(GROUP, group.id.clone())),
         display_name: group.display_name.clone(),
-        annotations: vec![proto::pack(&GroupTrait { icon: None, profile: Some(profile) })],
+        annotations: vec![proto::pack(&GroupTrait {
+            icon: None,
+            profile: Some(profile),
+        })],
         ..Default::default()
     }
 }
@@ -211,7 +228,12 @@ pub fn role_resource(role: &NotionRole) -> Resource {
     fields.insert("role_id".to_string(), string_value(role.id));
     fields.insert("description".to_string(), string_value(role.description));
     let administrative = role.id == "owner" || role.id == "membership_admin";
-    fields.insert("is_administrative".to_string(), Value { kind: Some(Kind::BoolValue(administrative)) });
+    fields.insert(
+        "is_administrative".to_string(),
+        Value {
+            kind: Some(Kind::BoolValue(administrative)),
+        },
+    );
     Resource {
         id: Some(ResourceId::new(ROLE, role.id)),
         display_name: role.display_name.into(),
@@ -224,7 +246,11 @@ pub fn role_resource(role: &NotionRole) -> Resource {
 /// The role's entitlement, `role:<r>:assigned`: display name `<Role> role assigned`, the role's
 /// description (or `Assigned the <Role> role in Notion` for an unknown role), grantable to users.
 pub fn role_assigned_entitlement(role_resource: &Resource) -> Entitlement {
-    let role_id = role_resource.id.as_ref().map(|id| id.resource.as_str()).unwrap_or_default();
+    let role_id = role_resource
+        .id
+        .as_ref()
+        .map(|id| id.resource.as_str())
+        .unwrap_or_default();
     let description = match role(role_id) {
         Some(r) => r.description.to_string(),
         None => format!("Assigned the {} role in Notion", role_resource.display_name),
@@ -244,8 +270,15 @@ pub fn user_role_grants(user: &ScimUser) -> Vec<Grant> {
     let Some(role) = role(workspace_role(user)) else {
         return Vec::new();
     };
-    let role_ref = Resource { id: Some(ResourceId::new(ROLE, role.id)), ..Default::default() };
-    vec![new_grant(&role_ref, ASSIGNED_SLUG, ResourceId::new(USER, user.id.clone()))]
+    let role_ref = Resource {
+        id: Some(ResourceId::new(ROLE, role.id)),
+        ..Default::default()
+    };
+    vec![new_grant(
+        &role_ref,
+        ASSIGNED_SLUG,
+        ResourceId::new(USER, user.id.clone()),
+    )]
 }
 
 /// `ent.NewAssignmentEntitlement` with `WithGrantableTo(user)`, `WithDisplayName`,
@@ -270,19 +303,30 @@ fn new_grant(resource: &Resource, slug: &str, principal: ResourceId) -> Grant {
     let entitlement_id = entitlement_id(&rid, slug);
     Grant {
         id: grant_id(&entitlement_id, &principal),
-        entitlement: Some(Entitlement { resource: Some(resource.clone()), id: entitlement_id, ..Default::default() }),
-        principal: Some(Resource { id: Some(principal), ..Default::default() }),
+        entitlement: Some(Entitlement {
+            resource: Some(resource.clone()),
+            id: entitlement_id,
+            ..Default::default()
+        }),
+        principal: Some(Resource {
+            id: Some(principal),
+            ..Default::default()
+        }),
         sources: None,
         annotations: Vec::new(),
     }
 }
 
 fn string_value(s: &str) -> Value {
-    Value { kind: Some(Kind::StringValue(s.to_string())) }
+    Value {
+        kind: Some(Kind::StringValue(s.to_string())),
+    }
 }
 
 fn string_struct(pairs: &[(&str, &str)]) -> Struct {
-    Struct { fields: pairs.iter().map(|(k, v)| ((*k).to_string(), string_value(v))).collect() }
+    Struct {
+        fields: pairs.iter().map(|(k, v)| ((*k).to_string(), string_value(v))).collect(),
+    }
 }
 
 #[cfg(test)]
@@ -305,7 +349,9 @@ mod tests {
     }
 
     fn user_trait_of(resource: &Resource) -> UserTrait {
-        proto::find_annotation::<UserTrait>(&resource.annotations).expect("decodes").expect("has a UserTrait")
+        proto::find_annotation::<UserTrait>(&resource.annotations)
+            .expect("decodes")
+            .expect("has a UserTrait")
     }
 
     fn profile_str(s: &Struct, key: &str) -> String {
@@ -325,11 +371,23 @@ mod tests {
         let r = user_resource(&user("u1", Some(name), Some("owner"), true));
         assert_eq!(r.id, Some(ResourceId::new("user", "u1")));
         assert_eq!(r.display_name, "Ada Lovelace");
-        assert_eq!(r.annotations[0].type_url, "type.googleapis.com/c1.connector.v2.UserTrait");
+        assert_eq!(
+            r.annotations[0].type_url,
+            "type.googleapis.com/c1.connector.v2.UserTrait"
+        );
         let t = user_trait_of(&r);
         assert_eq!(t.login, "u1@example.com");
-        assert_eq!(t.emails, vec![user_trait::Email { address: "u1@example.com".into(), is_primary: true }]);
-        assert_eq!(t.status.as_ref().map(|s| s.status), Some(user_trait::status::Status::Enabled as i32));
+        assert_eq!(
+            t.emails,
+            vec![user_trait::Email {
+                address: "u1@example.com".into(),
+                is_primary: true
+            }]
+        );
+        assert_eq!(
+            t.status.as_ref().map(|s| s.status),
+            Some(user_trait::status::Status::Enabled as i32)
+        );
         let p = t.profile.expect("profile");
         assert_eq!(p.fields.len(), 4);
         assert_eq!(profile_str(&p, "first_name"), "Ada");
@@ -340,11 +398,17 @@ mod tests {
 
     #[test]
     fn user_with_only_formatted_name_no_extension_inactive() {
-        let name = ScimName { formatted: Some("Grace Hopper".into()), ..Default::default() };
+        let name = ScimName {
+            formatted: Some("Grace Hopper".into()),
+            ..Default::default()
+        };
         let r = user_resource(&user("u2", Some(name), None, false));
         assert_eq!(r.display_name, "Grace Hopper");
         let t = user_trait_of(&r);
-        assert_eq!(t.status.as_ref().map(|s| s.status), Some(user_trait::status::Status::Disabled as i32));
+        assert_eq!(
+            t.status.as_ref().map(|s| s.status),
+            Some(user_trait::status::Status::Disabled as i32)
+        );
         let p = t.profile.expect("profile");
         assert_eq!(profile_str(&p, "first_name"), "");
         assert_eq!(profile_str(&p, "last_name"), "");
@@ -364,15 +428,32 @@ mod tests {
             id: "g1".into(),
             display_name: "Designers".into(),
             members: Some(vec![
-                ScimMember { value: "u1".into(), reference: None, kind: Some("User".into()), display: None },
-                ScimMember { value: "u2".into(), reference: None, kind: None, display: None },
-                ScimMember { value: "u1".into(), reference: None, kind: None, display: None },
+                ScimMember {
+                    value: "u1".into(),
+                    reference: None,
+                    kind: Some("User".into()),
+                    display: None,
+                },
+                ScimMember {
+                    value: "u2".into(),
+                    reference: None,
+                    kind: None,
+                    display: None,
+                },
+                ScimMember {
+                    value: "u1".into(),
+                    reference: None,
+                    kind: None,
+                    display: None,
+                },
             ]),
         };
         let r = group_resource(&group);
         assert_eq!(r.id, Some(ResourceId::new("group", "g1")));
         assert_eq!(r.display_name, "Designers");
-        let trait_ = proto::find_annotation::<GroupTrait>(&r.annotations).expect("decodes").expect("GroupTrait");
+        let trait_ = proto::find_annotation::<GroupTrait>(&r.annotations)
+            .expect("decodes")
+            .expect("GroupTrait");
         let p = trait_.profile.expect("profile");
         assert_eq!(profile_str(&p, "group_id"), "g1");
         assert_eq!(profile_str(&p, "group_name"), "Designers");
@@ -391,18 +472,31 @@ mod tests {
         assert_eq!(ids, vec!["group:g1:member:user:u1", "group:g1:member:user:u2"]);
         let g = &grants[0];
         assert_eq!(g.entitlement.as_ref().map(|e| e.id.as_str()), Some("group:g1:member"));
-        assert_eq!(g.principal.as_ref().and_then(|p| p.id.clone()), Some(ResourceId::new("user", "u1")));
+        assert_eq!(
+            g.principal.as_ref().and_then(|p| p.id.clone()),
+            Some(ResourceId::new("user", "u1"))
+        );
     }
 
     #[test]
     fn roles_and_their_entitlements() {
         let roles = role_resources();
-        let ids: Vec<&str> = roles.iter().filter_map(|r| r.id.as_ref()).map(|id| id.resource.as_str()).collect();
+        let ids: Vec<&str> = roles
+            .iter()
+            .filter_map(|r| r.id.as_ref())
+            .map(|id| id.resource.as_str())
+            .collect();
         assert_eq!(ids, vec!["owner", "membership_admin", "member", "restricted_member"]);
         let names: Vec<&str> = roles.iter().map(|r| r.display_name.as_str()).collect();
         assert_eq!(names, vec!["Owner", "Membership Admin", "Member", "Restricted Member"]);
-        assert!(proto::find_annotation::<RoleTrait>(&roles[0].annotations).expect("decodes").is_some());
-        let admin = roles[1].profile.as_ref().and_then(|p| p.fields.get("is_administrative")).cloned();
+        assert!(proto::find_annotation::<RoleTrait>(&roles[0].annotations)
+            .expect("decodes")
+            .is_some());
+        let admin = roles[1]
+            .profile
+            .as_ref()
+            .and_then(|p| p.fields.get("is_administrative"))
+            .cloned();
         assert_eq!(admin.and_then(|v| v.kind), Some(Kind::BoolValue(true)));
 
         let e = role_assigned_entitlement(&roles[3]);
@@ -411,7 +505,10 @@ mod tests {
         assert_eq!(e.description, ROLES[3].description);
         assert_eq!(e.slug, "assigned");
         assert_eq!(e.grantable_to, vec![user_resource_type()]);
-        assert_eq!(role_resource_type().traits, vec![Trait::Role as i32, Trait::LicenseProfile as i32]);
+        assert_eq!(
+            role_resource_type().traits,
+            vec![Trait::Role as i32, Trait::LicenseProfile as i32]
+        );
         let types: Vec<String> = resource_types().into_iter().map(|t| t.id).collect();
         assert_eq!(types, vec!["user", "group", "role"]);
     }
@@ -421,13 +518,23 @@ mod tests {
         let g = user_role_grants(&user("u1", None, Some("membership_admin"), true));
         assert_eq!(g.len(), 1);
         assert_eq!(g[0].id, "role:membership_admin:assigned:user:u1");
-        assert_eq!(g[0].entitlement.as_ref().map(|e| e.id.as_str()), Some("role:membership_admin:assigned"));
-        let ent_resource = g[0].entitlement.as_ref().and_then(|e| e.resource.clone()).expect("resource");
+        assert_eq!(
+            g[0].entitlement.as_ref().map(|e| e.id.as_str()),
+            Some("role:membership_admin:assigned")
+        );
+        let ent_resource = g[0]
+            .entitlement
+            .as_ref()
+            .and_then(|e| e.resource.clone())
+            .expect("resource");
         assert_eq!(ent_resource.id, Some(ResourceId::new("role", "membership_admin")));
 
         let no_extension = user_role_grants(&user("u2", None, None, true));
         assert_eq!(no_extension[0].id, "role:member:assigned:user:u2");
-        let empty_role = ScimUser { notion: Some(NotionUserExtension { role: None }), ..user("u3", None, None, true) };
+        let empty_role = ScimUser {
+            notion: Some(NotionUserExtension { role: None }),
+            ..user("u3", None, None, true)
+        };
         assert_eq!(user_role_grants(&empty_role)[0].id, "role:member:assigned:user:u3");
         assert!(user_role_grants(&user("u4", None, Some("guest"), true)).is_empty());
     }

@@ -71,7 +71,11 @@ pub struct ResourceId {
 impl ResourceId {
     /// A plain (non-baton) resource id.
     pub fn new(resource_type: impl Into<String>, resource: impl Into<String>) -> Self {
-        Self { resource_type: resource_type.into(), resource: resource.into(), baton_resource: false }
+        Self {
+            resource_type: resource_type.into(),
+            resource: resource.into(),
+            baton_resource: false,
+        }
     }
 }
 
@@ -349,7 +353,10 @@ named! {
 
 /// Packs a message into an `Any` with the `type.googleapis.com/c1.connector.v2.*` type URL.
 pub fn pack<M: Name>(message: &M) -> Any {
-    Any { type_url: M::type_url(), value: message.encode_to_vec() }
+    Any {
+        type_url: M::type_url(),
+        value: message.encode_to_vec(),
+    }
 }
 
 /// Unpacks `any` as `M`: `Ok(None)` when the type URL names another message, an error when the
@@ -384,11 +391,16 @@ mod tests {
 
     #[test]
     fn pack_and_unpack_round_trip() {
-        let role = RoleTrait { profile: Some(Struct::default()) };
+        let role = RoleTrait {
+            profile: Some(Struct::default()),
+        };
         let any = pack(&role);
         assert_eq!(unpack::<RoleTrait>(&any).ok().flatten(), Some(role));
         assert_eq!(unpack::<UserTrait>(&any).ok().flatten(), None);
-        let bad = Any { type_url: RoleTrait::type_url(), value: vec![0xff, 0xff] };
+        let bad = Any {
+            type_url: RoleTrait::type_url(),
+            value: vec![0xff, 0xff],
+        };
         assert!(unpack::<RoleTrait>(&bad).is_err());
     }
 
@@ -407,7 +419,10 @@ mod tests {
         assert_eq!(grant.encode_to_vec(), vec![0x1a, 1, b'g', 0x22, 0, 0x2a, 0]);
         // Traits are a packed repeated enum (field 3, wire type 2).
         let rt = ResourceType {
-            traits: vec![resource_type::Trait::Role as i32, resource_type::Trait::LicenseProfile as i32],
+            traits: vec![
+                resource_type::Trait::Role as i32,
+                resource_type::Trait::LicenseProfile as i32,
+            ],
             ..Default::default()
         };
         assert_eq!(rt.encode_to_vec(), vec![0x1a, 2, 3, 10]);

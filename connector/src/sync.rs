@@ -69,6 +69,11 @@ pub struct SyncReport {
     pub users_paging: PagingReport,
     pub groups_paging: PagingReport,
     pub elapsed: Duration,
+    /// The write half: writing rows as pages arrive, the part of that spent waiting for pages
+    /// (near zero means the writer is the critical path), and the final `finish`.
+    pub write_load: Duration,
+    pub write_waited: Duration,
+    pub write_finish: Duration,
 }
 
 /// Why a sync failed. In every case the previous file is untouched.
@@ -98,6 +103,12 @@ struct WriteCounts {
     users: u64,
     groups: u64,
     memberships: u64,
+    /// From the writer's start to the `Finish` batch: pages in, rows written.
+    load: Duration,
+    /// Part of `load` the writer spent waiting for the next page.
+    waited: Duration,
+    /// `C1zWriter::finish`.
+    finish: Duration,
 }
 
 /// Syncs the workspace behind `client` into a new run of the c1z file at `path`.
@@ -147,6 +158,9 @@ pub async fn run(
         users_paging,
         groups_paging,
         elapsed: started.elapsed(),
+        write_load: counts.load,
+        write_waited: counts.waited,
+        write_finish: counts.finish,
     })
 }
 
@@ -272,7 +286,12 @@ fn write_half(
     }
 
     let mut counts = WriteCounts::default();
-    while let Some(batch) = rx.blocking_recv() {
+    let mut waited = Duration::ZERO;
+    let loading = Instant::now();
+    loop {
+        let t = Instant::now();
+        let Some(batch) = rx.blocking_recv() else { break };
+        waited += t.elapsed();
         match batch {
             Batch::Users(users) => {
                 for user in &users {
@@ -301,8 +320,11 @@ fn write_half(
                 progress.add_groups(groups.len() as u64);
             }
             Batch::Finish => {
+                counts.load = loading.elapsed();
+                counts.waited = waited;
                 let finishing = Instant::now();
                 let summary = writer.finish()?;
+                counts.finish = finishing.elapsed();
                 tracing::info!(finish_ms = finishing.elapsed().as_millis() as u64, "c1z published");
                 tracing::info!(
                     sync_id = %summary.sync_id,

@@ -9,7 +9,7 @@ mod common;
 
 use baton_notion::provision::{execute, Effect, NewAccount, Operation, ProvisionError, Target};
 use baton_notion::scim::client::ScimClient;
-use common::{client, run_binary, sync_into, tempdir, Snapshot};
+use common::{client, client_with, run_binary, sync_into, tempdir, Snapshot};
 use notion_scim_mock::{Fault, GroundTruth, MockServer, Role};
 
 async fn mock() -> MockServer {
@@ -60,7 +60,9 @@ async fn create_account_adds_a_member_that_a_fresh_sync_finds() {
     let outcome = execute(&c, &op).await.expect("created");
     assert_eq!(outcome.result, Effect::Created);
     let truth = mock.truth();
-    let user = truth.user_by_email("ada.lovelace@example.com").expect("in the workspace");
+    let user = truth
+        .user_by_email("ada.lovelace@example.com")
+        .expect("in the workspace");
     assert_eq!(user.formatted_name.as_deref(), Some("Ada Lovelace"));
     assert_eq!(user.role, Some(Role::MembershipAdmin));
     assert_eq!(outcome.details["user"]["id"], user.id.as_str());
@@ -69,8 +71,14 @@ async fn create_account_adds_a_member_that_a_fresh_sync_finds() {
     let path = dir.path().join("after.c1z");
     sync_into(&c, &path).await.expect("sync");
     let snapshot = Snapshot::from_c1z(&path);
-    assert_eq!(snapshot.users.get(&user.id).map(|u| u.login.as_str()), Some("ada.lovelace@example.com"));
-    assert_eq!(snapshot.role_grants.get(&user.id).map(String::as_str), Some("membership_admin"));
+    assert_eq!(
+        snapshot.users.get(&user.id).map(|u| u.login.as_str()),
+        Some("ada.lovelace@example.com")
+    );
+    assert_eq!(
+        snapshot.role_grants.get(&user.id).map(String::as_str),
+        Some("membership_admin")
+    );
 }
 
 #[tokio::test]
@@ -78,7 +86,10 @@ async fn create_account_without_a_role_gets_member() {
     let mock = mock().await;
     let c = client(&mock);
     run(&c, &account("Bo", "Diddley", "bo@example.com", None)).await;
-    assert_eq!(mock.truth().user_by_email("bo@example.com").and_then(|u| u.role), Some(Role::Member));
+    assert_eq!(
+        mock.truth().user_by_email("bo@example.com").and_then(|u| u.role),
+        Some(Role::Member)
+    );
 }
 
 #[tokio::test]
@@ -100,10 +111,15 @@ async fn re_adding_a_removed_person_reports_the_reused_account() {
     let person = mock.truth().user(&id).cloned().expect("member");
     run(&c, &Operation::DeleteUser { user_id: id.clone() }).await;
     // Notion adds the existing account, which keeps its own name.
-    let outcome = execute(&c, &account("Totally", "Different", &person.user_name, None)).await.expect("re-added");
+    let outcome = execute(&c, &account("Totally", "Different", &person.user_name, None))
+        .await
+        .expect("re-added");
     assert_eq!(outcome.result, Effect::ReusedExistingAccount);
     assert_eq!(outcome.details["user"]["id"], id.as_str());
-    assert_eq!(mock.truth().user(&id).map(|u| u.user_name.clone()), Some(person.user_name));
+    assert_eq!(
+        mock.truth().user(&id).map(|u| u.user_name.clone()),
+        Some(person.user_name)
+    );
 }
 
 #[tokio::test]
@@ -112,7 +128,9 @@ async fn a_create_whose_answer_is_lost_is_not_repeated() {
     let c = client(&mock);
     // The lookup passes, the POST is carried out and its answer lost.
     mock.faults().script([Fault::None, Fault::LostResponse]);
-    let outcome = execute(&c, &account("Cy", "Lost", "cy.lost@example.com", None)).await.expect("created");
+    let outcome = execute(&c, &account("Cy", "Lost", "cy.lost@example.com", None))
+        .await
+        .expect("created");
     assert_eq!(outcome.result, Effect::Created);
     assert_eq!(members_with_email(&mock.truth(), "cy.lost@example.com"), 1);
     assert_eq!(writes(&mock, "POST"), 1, "{:#?}", mock.journal());
@@ -120,23 +138,56 @@ async fn a_create_whose_answer_is_lost_is_not_repeated() {
 
 #[tokio::test]
 async fn a_create_that_never_arrived_is_sent_again_once() {
-    for fault in [Fault::Reset, Fault::Status(503), Fault::Status(500), Fault::Status(502), Fault::Status(529)] {
+    for fault in [
+        Fault::Reset,
+        Fault::Status(503),
+        Fault::Status(500),
+        Fault::Status(502),
+        Fault::Status(529),
+    ] {
         let mock = mock().await;
         let c = client(&mock);
         mock.faults().script([Fault::None, fault]);
-        let outcome = execute(&c, &account("Di", "Retry", "di.retry@example.com", None)).await.expect("created");
+        let outcome = execute(&c, &account("Di", "Retry", "di.retry@example.com", None))
+            .await
+            .expect("created");
         assert_eq!(outcome.result, Effect::Created, "{fault}");
         assert_eq!(members_with_email(&mock.truth(), "di.retry@example.com"), 1, "{fault}");
         assert_eq!(writes(&mock, "POST"), 2, "{fault}: one refused, one carried out");
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_that_times_out_makes_one_account() {
+    let mock = mock().await;
+    // The POST is held past the client's timeout; the server still carries it out later.
+    let c = client_with(&mock, |cfg| cfg.http_timeout = std::time::Duration::from_millis(300));
+    mock.faults()
+        .script([Fault::None, Fault::Latency(std::time::Duration::from_millis(700))]);
+    let outcome = execute(&c, &account("Gus", "Slow", "gus.slow@example.com", None))
+        .await
+        .expect("created");
+    assert_eq!(outcome.result, Effect::Created);
+    // Let the held request finish, then count.
+    tokio::time::sleep(std::time::Duration::from_millis(900)).await;
+    assert_eq!(
+        members_with_email(&mock.truth(), "gus.slow@example.com"),
+        1,
+        "{:#?}",
+        mock.journal()
+    );
+}
+
 #[tokio::test]
 async fn a_rate_limited_create_waits_and_succeeds() {
     let mock = mock().await;
     let c = client(&mock);
-    mock.faults().script([Fault::None, Fault::RateLimited { retry_after_secs: 1 }]);
-    assert_eq!(run(&c, &account("Ed", "Wait", "ed.wait@example.com", None)).await, Effect::Created);
+    mock.faults()
+        .script([Fault::None, Fault::RateLimited { retry_after_secs: 1 }]);
+    assert_eq!(
+        run(&c, &account("Ed", "Wait", "ed.wait@example.com", None)).await,
+        Effect::Created
+    );
     assert_eq!(members_with_email(&mock.truth(), "ed.wait@example.com"), 1);
 }
 
@@ -149,7 +200,11 @@ async fn a_truncated_or_malformed_create_answer_is_resolved_by_lookup() {
         let outcome = execute(&c, &account("Flo", "Broken", "flo@example.com", None)).await;
         assert_eq!(outcome.map(|o| o.result).ok(), Some(Effect::Created), "{fault}");
         assert_eq!(members_with_email(&mock.truth(), "flo@example.com"), 1, "{fault}");
-        assert_eq!(writes(&mock, "POST"), 1, "{fault}: the answer was lost, not the creation");
+        assert_eq!(
+            writes(&mock, "POST"),
+            1,
+            "{fault}: the answer was lost, not the creation"
+        );
     }
 }
 
@@ -174,7 +229,10 @@ async fn delete_with_a_lost_answer_still_ends_deleted() {
     let c = client(&mock);
     let id = plain_member(&mock);
     mock.faults().script([Fault::None, Fault::LostResponse]);
-    assert_eq!(run(&c, &Operation::DeleteUser { user_id: id.clone() }).await, Effect::Deleted);
+    assert_eq!(
+        run(&c, &Operation::DeleteUser { user_id: id.clone() }).await,
+        Effect::Deleted
+    );
     assert!(mock.truth().user(&id).is_none());
 }
 
@@ -183,7 +241,14 @@ async fn deleting_the_token_creator_is_refused_clearly() {
     let mock = mock().await;
     let c = client(&mock);
     let creator = mock.truth().tokens[0].creator.clone();
-    let err = execute(&c, &Operation::DeleteUser { user_id: creator.clone() }).await.expect_err("refused");
+    let err = execute(
+        &c,
+        &Operation::DeleteUser {
+            user_id: creator.clone(),
+        },
+    )
+    .await
+    .expect_err("refused");
     assert!(matches!(err, ProvisionError::Refused(_)), "{err:?}");
     assert!(err.to_string().contains("created the token"), "{err}");
     assert!(mock.truth().user(&creator).is_some());
@@ -194,7 +259,10 @@ async fn granting_a_role_replaces_the_previous_one() {
     let mock = mock().await;
     let c = client(&mock);
     let id = plain_member(&mock);
-    let op = Operation::Grant { target: Target::Role("membership_admin".into()), user_id: id.clone() };
+    let op = Operation::Grant {
+        target: Target::Role("membership_admin".into()),
+        user_id: id.clone(),
+    };
     let outcome = execute(&c, &op).await.expect("granted");
     assert_eq!(outcome.result, Effect::Granted);
     assert_eq!(outcome.details["previous_role"], "member");
@@ -205,7 +273,10 @@ async fn granting_a_role_replaces_the_previous_one() {
     let dir = tempdir();
     let path = dir.path().join("roles.c1z");
     sync_into(&c, &path).await.expect("sync");
-    assert_eq!(Snapshot::from_c1z(&path).role_grants.get(&id).map(String::as_str), Some("membership_admin"));
+    assert_eq!(
+        Snapshot::from_c1z(&path).role_grants.get(&id).map(String::as_str),
+        Some("membership_admin")
+    );
 }
 
 #[tokio::test]
@@ -213,32 +284,62 @@ async fn revoking_a_role_moves_the_user_to_restricted_member() {
     let mock = mock().await;
     let c = client(&mock);
     let id = plain_member(&mock);
-    let revoke = Operation::Revoke { target: Target::Role("member".into()), user_id: id.clone() };
+    let revoke = Operation::Revoke {
+        target: Target::Role("member".into()),
+        user_id: id.clone(),
+    };
     assert_eq!(run(&c, &revoke).await, Effect::Revoked);
-    assert_eq!(mock.truth().user(&id).and_then(|u| u.role), Some(Role::RestrictedMember));
+    assert_eq!(
+        mock.truth().user(&id).and_then(|u| u.role),
+        Some(Role::RestrictedMember)
+    );
     assert_eq!(run(&c, &revoke).await, Effect::AlreadyRevoked);
-    let floor = Operation::Revoke { target: Target::Role("restricted_member".into()), user_id: id.clone() };
+    let floor = Operation::Revoke {
+        target: Target::Role("restricted_member".into()),
+        user_id: id.clone(),
+    };
     assert!(matches!(execute(&c, &floor).await, Err(ProvisionError::Refused(_))));
-    let gone = Operation::Revoke { target: Target::Role("owner".into()), user_id: uuid::Uuid::new_v4().to_string() };
+    let gone = Operation::Revoke {
+        target: Target::Role("owner".into()),
+        user_id: uuid::Uuid::new_v4().to_string(),
+    };
     assert_eq!(run(&c, &gone).await, Effect::AlreadyRevoked);
 }
 
 #[tokio::test]
 async fn role_changes_survive_lost_answers_and_server_errors() {
-    for fault in [Fault::LostResponse, Fault::Status(503), Fault::Reset, Fault::Truncate, Fault::Malformed] {
+    for fault in [
+        Fault::LostResponse,
+        Fault::Status(503),
+        Fault::Reset,
+        Fault::Truncate,
+        Fault::Malformed,
+    ] {
         let mock = mock().await;
         let c = client(&mock);
         let id = plain_member(&mock);
         mock.faults().script([Fault::None, fault]);
-        let op = Operation::Grant { target: Target::Role("owner".into()), user_id: id.clone() };
+        let op = Operation::Grant {
+            target: Target::Role("owner".into()),
+            user_id: id.clone(),
+        };
         let outcome = execute(&c, &op).await.unwrap_or_else(|e| panic!("{fault}: {e}"));
         assert_eq!(outcome.result, Effect::Granted, "{fault}");
-        assert_eq!(mock.truth().user(&id).and_then(|u| u.role), Some(Role::Owner), "{fault}");
+        assert_eq!(
+            mock.truth().user(&id).and_then(|u| u.role),
+            Some(Role::Owner),
+            "{fault}"
+        );
     }
 }
 
 fn group_without(mock: &MockServer, user: &str) -> String {
-    mock.truth().groups.iter().find(|g| !g.members.iter().any(|m| m == user)).map(|g| g.id.clone()).expect("a group")
+    mock.truth()
+        .groups
+        .iter()
+        .find(|g| !g.members.iter().any(|m| m == user))
+        .map(|g| g.id.clone())
+        .expect("a group")
 }
 
 #[tokio::test]
@@ -247,7 +348,10 @@ async fn group_membership_is_granted_and_revoked() {
     let c = client(&mock);
     let user = plain_member(&mock);
     let group = group_without(&mock, &user);
-    let grant = Operation::Grant { target: Target::GroupMember(group.clone()), user_id: user.clone() };
+    let grant = Operation::Grant {
+        target: Target::GroupMember(group.clone()),
+        user_id: user.clone(),
+    };
     assert_eq!(run(&c, &grant).await, Effect::Granted);
     assert!(mock.truth().group(&group).expect("group").members.contains(&user));
     assert_eq!(run(&c, &grant).await, Effect::AlreadyGranted);
@@ -255,9 +359,14 @@ async fn group_membership_is_granted_and_revoked() {
     let dir = tempdir();
     let path = dir.path().join("groups.c1z");
     sync_into(&c, &path).await.expect("sync");
-    assert!(Snapshot::from_c1z(&path).memberships.contains(&(group.clone(), user.clone())));
+    assert!(Snapshot::from_c1z(&path)
+        .memberships
+        .contains(&(group.clone(), user.clone())));
 
-    let revoke = Operation::Revoke { target: Target::GroupMember(group.clone()), user_id: user.clone() };
+    let revoke = Operation::Revoke {
+        target: Target::GroupMember(group.clone()),
+        user_id: user.clone(),
+    };
     assert_eq!(run(&c, &revoke).await, Effect::Revoked);
     assert!(!mock.truth().group(&group).expect("group").members.contains(&user));
     assert_eq!(run(&c, &revoke).await, Effect::AlreadyRevoked);
@@ -266,22 +375,36 @@ async fn group_membership_is_granted_and_revoked() {
 
 #[tokio::test]
 async fn group_changes_survive_faults_without_duplicates() {
-    for fault in [Fault::LostResponse, Fault::Status(500), Fault::Reset, Fault::RateLimited { retry_after_secs: 1 }] {
+    for fault in [
+        Fault::LostResponse,
+        Fault::Status(500),
+        Fault::Reset,
+        Fault::RateLimited { retry_after_secs: 1 },
+    ] {
         let mock = mock().await;
         let c = client(&mock);
         let user = plain_member(&mock);
         let group = group_without(&mock, &user);
         // grant: GET group, GET user, PATCH <- fault
         mock.faults().script([Fault::None, Fault::None, fault]);
-        let grant = Operation::Grant { target: Target::GroupMember(group.clone()), user_id: user.clone() };
+        let grant = Operation::Grant {
+            target: Target::GroupMember(group.clone()),
+            user_id: user.clone(),
+        };
         assert_eq!(run(&c, &grant).await, Effect::Granted, "{fault}");
         let members = mock.truth().group(&group).expect("group").members.clone();
         assert_eq!(members.iter().filter(|m| **m == user).count(), 1, "{fault}");
         // revoke: GET group, PATCH <- fault (a lost answer makes the retry meet noTarget)
         mock.faults().script([Fault::None, fault]);
-        let revoke = Operation::Revoke { target: Target::GroupMember(group.clone()), user_id: user.clone() };
+        let revoke = Operation::Revoke {
+            target: Target::GroupMember(group.clone()),
+            user_id: user.clone(),
+        };
         assert_eq!(run(&c, &revoke).await, Effect::Revoked, "{fault}");
-        assert!(!mock.truth().group(&group).expect("group").members.contains(&user), "{fault}");
+        assert!(
+            !mock.truth().group(&group).expect("group").members.contains(&user),
+            "{fault}"
+        );
     }
 }
 
@@ -291,14 +414,23 @@ async fn group_grants_to_unknown_groups_or_users_fail_clearly() {
     let c = client(&mock);
     let user = plain_member(&mock);
     let nowhere = uuid::Uuid::new_v4().to_string();
-    let no_group = Operation::Grant { target: Target::GroupMember(nowhere.clone()), user_id: user.clone() };
+    let no_group = Operation::Grant {
+        target: Target::GroupMember(nowhere.clone()),
+        user_id: user.clone(),
+    };
     assert!(matches!(execute(&c, &no_group).await, Err(ProvisionError::NotFound(_))));
     let group = group_without(&mock, &user);
-    let no_user = Operation::Grant { target: Target::GroupMember(group.clone()), user_id: nowhere.clone() };
+    let no_user = Operation::Grant {
+        target: Target::GroupMember(group.clone()),
+        user_id: nowhere.clone(),
+    };
     assert!(matches!(execute(&c, &no_user).await, Err(ProvisionError::NotFound(_))));
     // A guest is no member: Notion refuses them in groups.
     let guest = mock.truth().guests[0].id.clone();
-    let for_guest = Operation::Grant { target: Target::GroupMember(group), user_id: guest };
+    let for_guest = Operation::Grant {
+        target: Target::GroupMember(group),
+        user_id: guest,
+    };
     assert!(execute(&c, &for_guest).await.is_err());
     assert_eq!(writes(&mock, "PATCH"), 0);
 }
@@ -314,7 +446,20 @@ async fn the_binary_prints_json_and_checks_before_sending() {
     let group = group_without(&mock, &user);
 
     let ent = format!("group:{group}:member");
-    let out = run_binary(dir.path(), &["-p", "--grant-entitlement", &ent, "--grant-principal", &user, "--grant-principal-type", "user"], &env).await;
+    let out = run_binary(
+        dir.path(),
+        &[
+            "-p",
+            "--grant-entitlement",
+            &ent,
+            "--grant-principal",
+            &user,
+            "--grant-principal-type",
+            "user",
+        ],
+        &env,
+    )
+    .await;
     assert!(out.status.success(), "{out:?}");
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
     assert_eq!(json["result"], "granted");
@@ -332,12 +477,22 @@ async fn the_binary_prints_json_and_checks_before_sending() {
     assert_eq!(json["result"], "created", "{out:?}");
     let new_id = json["user"]["id"].as_str().expect("id").to_owned();
 
-    let out = run_binary(dir.path(), &["-p", "--delete-resource", &new_id, "--delete-resource-type", "user"], &env).await;
+    let out = run_binary(
+        dir.path(),
+        &["-p", "--delete-resource", &new_id, "--delete-resource-type", "user"],
+        &env,
+    )
+    .await;
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(json["result"], "deleted");
 
     let creator = mock.truth().tokens[0].creator.clone();
-    let out = run_binary(dir.path(), &["-p", "--delete-resource", &creator, "--delete-resource-type", "user"], &env).await;
+    let out = run_binary(
+        dir.path(),
+        &["-p", "--delete-resource", &creator, "--delete-resource-type", "user"],
+        &env,
+    )
+    .await;
     assert!(!out.status.success());
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(json["result"], "failed");
@@ -345,13 +500,44 @@ async fn the_binary_prints_json_and_checks_before_sending() {
     // Refused before any request: the journal does not grow.
     let before = mock.journal().len();
     for args in [
-        vec!["-p", "--grant-entitlement", "role:boss:assigned", "--grant-principal", &user, "--grant-principal-type", "user"],
-        vec!["-p", "--grant-entitlement", "role:owner:assigned", "--grant-principal", "not-an-id", "--grant-principal-type", "user"],
-        vec!["-p", "--grant-entitlement", "role:owner:assigned", "--grant-principal", &user, "--grant-principal-type", "group"],
+        vec![
+            "-p",
+            "--grant-entitlement",
+            "role:boss:assigned",
+            "--grant-principal",
+            &user,
+            "--grant-principal-type",
+            "user",
+        ],
+        vec![
+            "-p",
+            "--grant-entitlement",
+            "role:owner:assigned",
+            "--grant-principal",
+            "not-an-id",
+            "--grant-principal-type",
+            "user",
+        ],
+        vec![
+            "-p",
+            "--grant-entitlement",
+            "role:owner:assigned",
+            "--grant-principal",
+            &user,
+            "--grant-principal-type",
+            "group",
+        ],
         vec!["-p", "--revoke-grant", "role:owner:assigned"],
         vec!["-p", "--create-account-profile", "{\"first_name\":\"x\"}"],
         vec!["-p", "--delete-resource", &group, "--delete-resource-type", "group"],
-        vec!["--grant-entitlement", "role:owner:assigned", "--grant-principal", &user, "--grant-principal-type", "user"],
+        vec![
+            "--grant-entitlement",
+            "role:owner:assigned",
+            "--grant-principal",
+            &user,
+            "--grant-principal-type",
+            "user",
+        ],
     ] {
         let out = run_binary(dir.path(), &args, &env).await;
         assert!(!out.status.success(), "{args:?}");
@@ -375,7 +561,14 @@ async fn capabilities_report_what_is_provisionable() {
             .map(|c| c.iter().filter_map(|v| v.as_str().map(String::from)).collect())
             .unwrap_or_default()
     };
-    assert_eq!(caps("user"), ["CAPABILITY_SYNC", "CAPABILITY_ACCOUNT_PROVISIONING", "CAPABILITY_RESOURCE_DELETE"]);
+    assert_eq!(
+        caps("user"),
+        [
+            "CAPABILITY_SYNC",
+            "CAPABILITY_ACCOUNT_PROVISIONING",
+            "CAPABILITY_RESOURCE_DELETE"
+        ]
+    );
     assert_eq!(caps("group"), ["CAPABILITY_SYNC", "CAPABILITY_PROVISION"]);
     assert_eq!(caps("role"), ["CAPABILITY_SYNC", "CAPABILITY_PROVISION"]);
 }

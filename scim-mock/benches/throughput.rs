@@ -30,7 +30,13 @@ fn proc_status_kib(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-async fn pages_per_second(mock: &MockServer, resource: &str, total: usize, seconds: u64, connections: usize) -> (f64, u64) {
+async fn pages_per_second(
+    mock: &MockServer,
+    resource: &str,
+    total: usize,
+    seconds: u64,
+    connections: usize,
+) -> (f64, u64) {
     let pages = total.div_ceil(100).max(1);
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let mut tasks = Vec::new();
@@ -39,7 +45,10 @@ async fn pages_per_second(mock: &MockServer, resource: &str, total: usize, secon
         let token = mock.token().to_string();
         tasks.push(tokio::spawn(async move {
             // One client per task: one keep-alive connection each.
-            let client = reqwest::Client::builder().pool_max_idle_per_host(1).build().expect("client");
+            let client = reqwest::Client::builder()
+                .pool_max_idle_per_host(1)
+                .build()
+                .expect("client");
             let (mut served, mut bytes) = (0u64, 0u64);
             let mut page = c;
             while Instant::now() < deadline {
@@ -75,7 +84,12 @@ fn main() {
     let groups = env_or("BENCH_GROUPS", 5_000);
     let seconds = env_or("BENCH_SECONDS", 5) as u64;
     let connections = env_or("BENCH_CONNECTIONS", 4);
-    let spec = SeedSpec { seed: 42, users, groups, ..SeedSpec::default() };
+    let spec = SeedSpec {
+        seed: 42,
+        users,
+        groups,
+        ..SeedSpec::default()
+    };
 
     let rss_before = proc_status_kib("VmRSS:");
     let started = Instant::now();
@@ -91,7 +105,10 @@ fn main() {
         proc_status_kib("VmHWM:") as f64 / 1024.0,
     );
 
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     runtime.block_on(async {
         let mock = MockServer::builder().org(org).journal_capacity(1_000).start().await;
         for (resource, total) in [("Users", users), ("Groups", groups)] {

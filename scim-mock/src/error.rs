@@ -139,10 +139,13 @@ impl ScimError {
         };
         let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut resp = (code, body.to_string()).into_response();
-        resp.headers_mut()
-            .insert(axum::http::header::CONTENT_TYPE, HeaderValue::from_static(content_type.mime()));
+        resp.headers_mut().insert(
+            axum::http::header::CONTENT_TYPE,
+            HeaderValue::from_static(content_type.mime()),
+        );
         if let ScimError::RateLimited { retry_after_secs } = self {
-            resp.headers_mut().insert(axum::http::header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
         }
         resp
     }

@@ -87,7 +87,9 @@ impl FromStr for Fault {
                 if let Some(ms) = other.strip_prefix("latency:") {
                     Fault::Latency(Duration::from_millis(ms.parse().map_err(|_| bad())?))
                 } else if let Some(secs) = other.strip_prefix("429:") {
-                    Fault::RateLimited { retry_after_secs: secs.parse().map_err(|_| bad())? }
+                    Fault::RateLimited {
+                        retry_after_secs: secs.parse().map_err(|_| bad())?,
+                    }
                 } else {
                     let status: u16 = other.parse().map_err(|_| bad())?;
                     if !(400..=599).contains(&status) {
@@ -143,7 +145,10 @@ pub struct RateLimit {
 impl RateLimit {
     /// Notion's public API figure is 600 per minute.
     pub fn per_minute(requests: u32) -> Self {
-        RateLimit { requests, window_secs: 60 }
+        RateLimit {
+            requests,
+            window_secs: 60,
+        }
     }
 }
 
@@ -253,7 +258,11 @@ impl FaultBook {
     pub fn decide(&self, token_id: &str) -> Decision {
         let mut map = self.tokens.lock();
         let Some(t) = map.get_mut(token_id) else {
-            return Decision { fault: Fault::None, latency: Duration::ZERO, list: ListShaping::default() };
+            return Decision {
+                fault: Fault::None,
+                latency: Duration::ZERO,
+                list: ListShaping::default(),
+            };
         };
         let mut fault = Fault::None;
         if let Some(limit) = t.settings.rate_limit {
@@ -266,7 +275,9 @@ impl FaultBook {
             if count >= limit.requests {
                 let left = window.saturating_sub(now.duration_since(start));
                 let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
-                fault = Fault::RateLimited { retry_after_secs: secs.max(1) };
+                fault = Fault::RateLimited {
+                    retry_after_secs: secs.max(1),
+                };
                 t.window = Some((start, count));
             } else {
                 t.window = Some((start, count + 1));
@@ -289,7 +300,14 @@ impl FaultBook {
             latency += d;
         }
         let rotate = t.reorder_rng.as_mut().map(|rng| rng.random::<u64>());
-        Decision { fault, latency, list: ListShaping { paging: t.settings.paging, rotate } }
+        Decision {
+            fault,
+            latency,
+            list: ListShaping {
+                paging: t.settings.paging,
+                rotate,
+            },
+        }
     }
 }
 

@@ -138,9 +138,7 @@ impl CompareOp {
 
     /// The operator spelled `word`, case-insensitively.
     pub fn from_keyword(word: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|op| op.as_str().eq_ignore_ascii_case(word))
+        Self::ALL.into_iter().find(|op| op.as_str().eq_ignore_ascii_case(word))
     }
 }
 
@@ -215,10 +213,7 @@ impl Filter {
         match self {
             Filter::Or(..) => 1,
             Filter::And(..) => 2,
-            Filter::Compare { .. }
-            | Filter::Present(_)
-            | Filter::Not(_)
-            | Filter::ValuePath { .. } => 3,
+            Filter::Compare { .. } | Filter::Present(_) | Filter::Not(_) | Filter::ValuePath { .. } => 3,
         }
     }
 
@@ -461,10 +456,7 @@ impl<'a> Parser<'a> {
     pub(crate) fn attr_path(&mut self) -> PResult<AttrPath> {
         let (start, word) = self.word();
         if word.is_empty() {
-            return Err(self.error_here(format!(
-                "expected an attribute path, found {}",
-                self.found()
-            )));
+            return Err(self.error_here(format!("expected an attribute path, found {}", self.found())));
         }
         attr_path_from_word(start, word)
     }
@@ -473,10 +465,7 @@ impl<'a> Parser<'a> {
     pub(crate) fn attr_name(&mut self) -> PResult<String> {
         let (start, word) = self.word();
         if word.is_empty() {
-            return Err(self.error_here(format!(
-                "expected an attribute name, found {}",
-                self.found()
-            )));
+            return Err(self.error_here(format!("expected an attribute name, found {}", self.found())));
         }
         check_name(word, start)?;
         Ok(word.to_owned())
@@ -529,11 +518,7 @@ impl<'a> Parser<'a> {
         self.skip_ws();
         let start = self.pos;
         match self.peek() {
-            None => {
-                return Err(
-                    self.error_here("expected an attribute path, 'not' or '(', found end of input")
-                )
-            }
+            None => return Err(self.error_here("expected an attribute path, 'not' or '(', found end of input")),
             Some('(') => {
                 self.bump();
                 self.enter(start)?;
@@ -580,10 +565,7 @@ impl<'a> Parser<'a> {
                 ));
             }
             if path.sub_attr.is_some() {
-                return Err(FilterError::new(
-                    "a value filter cannot follow a sub-attribute",
-                    open,
-                ));
+                return Err(FilterError::new("a value filter cannot follow a sub-attribute", open));
             }
             let (inner, h) = self.bracket_filter(open)?;
             let h = Self::check_height(h + 1, word_start)?;
@@ -608,10 +590,7 @@ impl<'a> Parser<'a> {
             return Ok((Filter::Present(path), 1));
         }
         let Some(op) = CompareOp::from_keyword(op_word) else {
-            return Err(FilterError::new(
-                format!("unknown operator {op_word:?}"),
-                op_at,
-            ));
+            return Err(FilterError::new(format!("unknown operator {op_word:?}"), op_at));
         };
         self.skip_ws();
         let value = self.comp_value()?;
@@ -620,9 +599,7 @@ impl<'a> Parser<'a> {
 
     fn comp_value(&mut self) -> PResult<CompValue> {
         match self.peek() {
-            None | Some(')') | Some(']') => {
-                Err(self.error_here(format!("expected a value, found {}", self.found())))
-            }
+            None | Some(')') | Some(']') => Err(self.error_here(format!("expected a value, found {}", self.found()))),
             Some('"') => self.string().map(CompValue::Str),
             Some(_) => {
                 let start = self.pos;
@@ -666,10 +643,7 @@ impl<'a> Parser<'a> {
                         Some('t') => '\t',
                         Some('u') => self.unicode_escape(at)?,
                         Some(other) => {
-                            return Err(FilterError::new(
-                                format!("invalid escape '\\{other}' in string"),
-                                at,
-                            ))
+                            return Err(FilterError::new(format!("invalid escape '\\{other}' in string"), at))
                         }
                     };
                     out.push(c);
@@ -695,9 +669,7 @@ impl<'a> Parser<'a> {
                 }
                 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
             }
-            0xDC00..=0xDFFF => {
-                return Err(FilterError::new("unpaired surrogate in \\u escape", at))
-            }
+            0xDC00..=0xDFFF => return Err(FilterError::new("unpaired surrogate in \\u escape", at)),
             _ => hi,
         };
         char::from_u32(code).ok_or_else(|| FilterError::new("invalid \\u escape", at))
@@ -725,30 +697,21 @@ fn attr_path_from_word(start: usize, word: &str) -> PResult<AttrPath> {
                 return Err(FilterError::new("empty URN before ':'", start));
             }
             if let Some((i, c)) = urn.char_indices().find(|(_, c)| !c.is_ascii_graphic()) {
-                return Err(FilterError::new(
-                    format!("invalid character {c:?} in URN"),
-                    start + i,
-                ));
+                return Err(FilterError::new(format!("invalid character {c:?} in URN"), start + i));
             }
             (Some(urn.to_owned()), rest, start + urn.len() + 1)
         }
         None => (None, word, start),
     };
     if rest.is_empty() {
-        return Err(FilterError::new(
-            "expected an attribute name after the URN",
-            rest_start,
-        ));
+        return Err(FilterError::new("expected an attribute name after the URN", rest_start));
     }
     let (name, sub_attr) = match rest.split_once('.') {
         Some((name, sub)) => {
             check_name(name, rest_start)?;
             let sub_start = rest_start + name.len() + 1;
             if sub.is_empty() {
-                return Err(FilterError::new(
-                    "expected a sub-attribute name after '.'",
-                    sub_start,
-                ));
+                return Err(FilterError::new("expected a sub-attribute name after '.'", sub_start));
             }
             check_name(sub, sub_start)?;
             (name.to_owned(), Some(sub.to_owned()))
@@ -758,11 +721,7 @@ fn attr_path_from_word(start: usize, word: &str) -> PResult<AttrPath> {
             (rest.to_owned(), None)
         }
     };
-    Ok(AttrPath {
-        urn,
-        name,
-        sub_attr,
-    })
+    Ok(AttrPath { urn, name, sub_attr })
 }
 
 /// Checks `ATTRNAME = ALPHA *(ALPHA / DIGIT / "_" / "$" / "-")`.
@@ -811,11 +770,7 @@ pub(crate) mod strategies {
         } else {
             Just(None).boxed()
         };
-        (proptest::option::of(urn()), name(), sub).prop_map(|(urn, name, sub_attr)| AttrPath {
-            urn,
-            name,
-            sub_attr,
-        })
+        (proptest::option::of(urn()), name(), sub).prop_map(|(urn, name, sub_attr)| AttrPath { urn, name, sub_attr })
     }
 
     fn bare() -> impl Strategy<Value = String> {
@@ -828,9 +783,7 @@ pub(crate) mod strategies {
             let mut chars = s.chars();
             chars.next().is_some_and(|c| is_bare_char(c) && c != '"')
                 && chars.all(is_bare_char)
-                && !["true", "false", "null"]
-                    .iter()
-                    .any(|k| s.eq_ignore_ascii_case(k))
+                && !["true", "false", "null"].iter().any(|k| s.eq_ignore_ascii_case(k))
         })
     }
 
@@ -851,11 +804,7 @@ pub(crate) mod strategies {
 
     fn attr_exp() -> BoxedStrategy<Filter> {
         prop_oneof![
-            (attr_path(true), op(), comp_value()).prop_map(|(path, op, value)| Filter::Compare {
-                path,
-                op,
-                value
-            }),
+            (attr_path(true), op(), comp_value()).prop_map(|(path, op, value)| Filter::Compare { path, op, value }),
             attr_path(true).prop_map(Filter::Present),
         ]
         .boxed()
@@ -864,10 +813,8 @@ pub(crate) mod strategies {
     fn combine(leaf: BoxedStrategy<Filter>) -> BoxedStrategy<Filter> {
         leaf.prop_recursive(4, 24, 2, |inner| {
             prop_oneof![
-                (inner.clone(), inner.clone())
-                    .prop_map(|(l, r)| Filter::And(Box::new(l), Box::new(r))),
-                (inner.clone(), inner.clone())
-                    .prop_map(|(l, r)| Filter::Or(Box::new(l), Box::new(r))),
+                (inner.clone(), inner.clone()).prop_map(|(l, r)| Filter::And(Box::new(l), Box::new(r))),
+                (inner.clone(), inner.clone()).prop_map(|(l, r)| Filter::Or(Box::new(l), Box::new(r))),
                 inner.prop_map(|f| Filter::Not(Box::new(f))),
             ]
         })
@@ -881,11 +828,10 @@ pub(crate) mod strategies {
 
     /// Any filter.
     pub(crate) fn filter() -> BoxedStrategy<Filter> {
-        let value_path =
-            (attr_path(false), value_filter()).prop_map(|(path, f)| Filter::ValuePath {
-                path,
-                filter: Box::new(f),
-            });
+        let value_path = (attr_path(false), value_filter()).prop_map(|(path, f)| Filter::ValuePath {
+            path,
+            filter: Box::new(f),
+        });
         combine(prop_oneof![3 => attr_exp(), 1 => value_path].boxed())
     }
 
@@ -1078,9 +1024,7 @@ mod tests {
             )
         );
         assert_eq!(
-            p(
-                r#"userType ne "Employee" and not (emails co "example.com" or emails.value co "example.org")"#
-            ),
+            p(r#"userType ne "Employee" and not (emails co "example.com" or emails.value co "example.org")"#),
             and(
                 cmp("userType", CompareOp::Ne, s("Employee")),
                 Filter::Not(Box::new(or(
@@ -1110,21 +1054,11 @@ mod tests {
             p(r#"userName eq "a@b.com""#),
             cmp("userName", CompareOp::Eq, s("a@b.com"))
         );
-        assert_eq!(
-            p(r#"email eq "x@y.com""#),
-            cmp("email", CompareOp::Eq, s("x@y.com"))
-        );
-        assert_eq!(
-            p(r#"given_name eq "Ann""#),
-            cmp("given_name", CompareOp::Eq, s("Ann"))
-        );
+        assert_eq!(p(r#"email eq "x@y.com""#), cmp("email", CompareOp::Eq, s("x@y.com")));
+        assert_eq!(p(r#"given_name eq "Ann""#), cmp("given_name", CompareOp::Eq, s("Ann")));
         assert_eq!(
             p("displayName eq Designers"),
-            cmp(
-                "displayName",
-                CompareOp::Eq,
-                CompValue::Bare("Designers".into())
-            )
+            cmp("displayName", CompareOp::Eq, CompValue::Bare("Designers".into()))
         );
         assert_eq!(
             p(r#"displayName eq "Design Team""#),
@@ -1156,10 +1090,7 @@ mod tests {
     #[test]
     fn keywords_are_case_insensitive_and_printed_lower_case() {
         let f = p(r#"userName EQ "x" AND title Pr Or NOT (a Ne TRUE)"#);
-        assert_eq!(
-            f.to_string(),
-            r#"userName eq "x" and title pr or not (a ne true)"#
-        );
+        assert_eq!(f.to_string(), r#"userName eq "x" and title pr or not (a ne true)"#);
         assert_eq!(
             p("a eq FALSE or b eq Null"),
             or(
@@ -1188,14 +1119,8 @@ mod tests {
         assert_eq!(p("a pr or b pr or c pr"), or(or(a(), b()), c()));
         assert_eq!(p("(a pr or b pr) and c pr"), and(or(a(), b()), c()));
         // Display adds exactly the parentheses precedence needs.
-        assert_eq!(
-            and(or(a(), b()), c()).to_string(),
-            "(a pr or b pr) and c pr"
-        );
-        assert_eq!(
-            and(a(), and(b(), c())).to_string(),
-            "a pr and (b pr and c pr)"
-        );
+        assert_eq!(and(or(a(), b()), c()).to_string(), "(a pr or b pr) and c pr");
+        assert_eq!(and(a(), and(b(), c())).to_string(), "a pr and (b pr and c pr)");
         assert_eq!(or(a(), or(b(), c())).to_string(), "a pr or (b pr or c pr)");
         assert_eq!(or(and(a(), b()), c()).to_string(), "a pr and b pr or c pr");
         assert_eq!(p("((a pr))"), a());
@@ -1214,10 +1139,7 @@ mod tests {
 
     #[test]
     fn keywords_can_be_attribute_names() {
-        assert_eq!(
-            p("not eq 1"),
-            cmp("not", CompareOp::Eq, CompValue::Bare("1".into()))
-        );
+        assert_eq!(p("not eq 1"), cmp("not", CompareOp::Eq, CompValue::Bare("1".into())));
         assert_eq!(
             p("and pr and or pr"),
             and(Filter::Present(path("and")), Filter::Present(path("or")))
@@ -1228,10 +1150,7 @@ mod tests {
 
     #[test]
     fn bare_values() {
-        assert_eq!(
-            p("a gt 10"),
-            cmp("a", CompareOp::Gt, CompValue::Bare("10".into()))
-        );
+        assert_eq!(p("a gt 10"), cmp("a", CompareOp::Gt, CompValue::Bare("10".into())));
         assert_eq!(
             p("a eq -1.5e3"),
             cmp("a", CompareOp::Eq, CompValue::Bare("-1.5e3".into()))
@@ -1304,10 +1223,7 @@ mod tests {
         assert!(e.message.contains("garbage"), "{e}");
 
         let e = err("userName xx 1");
-        assert_eq!(
-            (e.position, e.message.as_str()),
-            (9, "unknown operator \"xx\"")
-        );
+        assert_eq!((e.position, e.message.as_str()), (9, "unknown operator \"xx\""));
 
         let e = err("userName");
         assert_eq!(e.position, 8);
@@ -1337,20 +1253,12 @@ mod tests {
     fn nesting_is_bounded() {
         let ok = format!("{}a pr{}", "(".repeat(MAX_NESTING), ")".repeat(MAX_NESTING));
         assert_eq!(p(&ok), Filter::Present(path("a")));
-        let deep = format!(
-            "{}a pr{}",
-            "(".repeat(MAX_NESTING + 1),
-            ")".repeat(MAX_NESTING + 1)
-        );
+        let deep = format!("{}a pr{}", "(".repeat(MAX_NESTING + 1), ")".repeat(MAX_NESTING + 1));
         let e = err(&deep);
         assert_eq!(e.position, MAX_NESTING);
         assert!(e.message.contains("nesting"), "{e}");
 
-        let nots = format!(
-            "{}a pr{}",
-            "not (".repeat(MAX_NESTING + 1),
-            ")".repeat(MAX_NESTING + 1)
-        );
+        let nots = format!("{}a pr{}", "not (".repeat(MAX_NESTING + 1), ")".repeat(MAX_NESTING + 1));
         assert!(err(&nots).message.contains("nesting"));
 
         // Far beyond any stack: still just an error.

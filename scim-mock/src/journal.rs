@@ -57,7 +57,10 @@ pub(crate) struct Journal {
 
 impl Journal {
     pub fn new(capacity: usize) -> Self {
-        Journal { inner: Mutex::new((VecDeque::new(), 0)), capacity }
+        Journal {
+            inner: Mutex::new((VecDeque::new(), 0)),
+            capacity,
+        }
     }
 
     pub fn record(&self, mut entry: JournalEntry) {
@@ -122,7 +125,10 @@ fn percent_decode(s: &str, plus_is_space: bool) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while let Some(&b) = bytes.get(i) {
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok());
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
         match (b, hex) {
             (b'%', Some(v)) => {
                 out.push(v);
@@ -158,20 +164,39 @@ pub struct Expectation {
 impl Expectation {
     /// Requests with this method and exactly this path (e.g. `/scim/v2/Users`).
     pub fn request(method: &str, path: &str) -> Self {
-        Expectation { method: method.to_uppercase(), path: path.to_string(), prefix: false, min: 1, max: usize::MAX, min_given: false }
+        Expectation {
+            method: method.to_uppercase(),
+            path: path.to_string(),
+            prefix: false,
+            min: 1,
+            max: usize::MAX,
+            min_given: false,
+        }
     }
 
     /// Requests with this method and a path that starts with `prefix`.
     pub fn request_prefix(method: &str, prefix: &str) -> Self {
-        Expectation { prefix: true, ..Expectation::request(method, prefix) }
+        Expectation {
+            prefix: true,
+            ..Expectation::request(method, prefix)
+        }
     }
 
     pub fn times(self, n: usize) -> Self {
-        Expectation { min: n, max: n, min_given: true, ..self }
+        Expectation {
+            min: n,
+            max: n,
+            min_given: true,
+            ..self
+        }
     }
 
     pub fn at_least(self, n: usize) -> Self {
-        Expectation { min: n, min_given: true, ..self }
+        Expectation {
+            min: n,
+            min_given: true,
+            ..self
+        }
     }
 
     pub fn at_most(self, n: usize) -> Self {
@@ -181,7 +206,12 @@ impl Expectation {
     }
 
     fn matches(&self, e: &JournalEntry) -> bool {
-        e.method == self.method && if self.prefix { e.path.starts_with(&self.path) } else { e.path == self.path }
+        e.method == self.method
+            && if self.prefix {
+                e.path.starts_with(&self.path)
+            } else {
+                e.path == self.path
+            }
     }
 
     /// `Err` with a message naming what was expected and what came.
@@ -196,7 +226,11 @@ impl Expectation {
             (0, b) => format!("at most {b}"),
             (a, b) => format!("between {a} and {b}"),
         };
-        let what = if self.prefix { format!("{} {}*", self.method, self.path) } else { format!("{} {}", self.method, self.path) };
+        let what = if self.prefix {
+            format!("{} {}*", self.method, self.path)
+        } else {
+            format!("{} {}", self.method, self.path)
+        };
         Err(format!("expected {want} requests matching {what}, received {n}"))
     }
 }

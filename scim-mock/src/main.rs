@@ -11,7 +11,11 @@ use notion_scim_mock::{
 };
 
 #[derive(Debug, Parser)]
-#[command(name = "notion-scim-mock", version, about = "An emulation of Notion Enterprise's SCIM API")]
+#[command(
+    name = "notion-scim-mock",
+    version,
+    about = "An emulation of Notion Enterprise's SCIM API"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -64,9 +68,14 @@ struct ServeArgs {
     log_level: String,
 }
 
-/// Faults for the first workspace's token. All can be changed later with PUT /__admin/faults.
+/// Faults for one token (the first workspace's unless --fault-token says otherwise). All can be
+/// changed later with PUT /__admin/faults?token=ID.
 #[derive(Debug, Args)]
 struct FaultArgs {
+    /// The id of the token the fault flags apply to (tok_1 is the first workspace's, tok_2 the
+    /// second's, ...).
+    #[arg(long, default_value = "tok_1")]
+    fault_token: String,
     /// Faults for the first requests, in order: e.g. `503,reset,ok,429:2,latency:300,truncate,
     /// malformed,lost-response`.
     #[arg(long, value_delimiter = ',')]
@@ -95,9 +104,15 @@ struct RandomArg(RandomFaults);
 impl FromStr for RandomArg {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let mut r = RandomFaults { seed: 0, probability: 0.1, kinds: Vec::new() };
+        let mut r = RandomFaults {
+            seed: 0,
+            probability: 0.1,
+            kinds: Vec::new(),
+        };
         for part in s.split(',') {
-            let (k, v) = part.split_once('=').ok_or_else(|| format!("expected key=value, got {part:?}"))?;
+            let (k, v) = part
+                .split_once('=')
+                .ok_or_else(|| format!("expected key=value, got {part:?}"))?;
             match k.trim() {
                 "seed" => r.seed = v.parse().map_err(|_| format!("bad seed {v:?}"))?,
                 "probability" => {
@@ -159,10 +174,22 @@ fn builder(args: &OrgArgs) -> anyhow::Result<notion_scim_mock::MockServerBuilder
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_new(format!("notion_scim_mock={}", args.log_level))
         .map_err(|e| anyhow::anyhow!("bad --log-level: {e}"))?;
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     let org = builder(&args.org)?.build_org();
     let first_token = org.tokens.first().map(|t| t.id.clone()).unwrap_or_default();
     let f = args.faults;
+    if !org.tokens.iter().any(|t| t.id == f.fault_token) {
+        let known: Vec<&str> = org.tokens.iter().map(|t| t.id.as_str()).collect();
+        anyhow::bail!(
+            "--fault-token {}: no such token (the org has {})",
+            f.fault_token,
+            known.join(", ")
+        );
+    }
+    let fault_token = f.fault_token.clone();
     let settings = FaultSettings {
         script: f.fault_script,
         rate_limit: f.rate_limit.map(RateLimit::per_minute),
@@ -178,14 +205,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let members: usize = org.workspaces.first().map_or(0, |w| w.members.len());
     let groups: usize = org.workspaces.first().map_or(0, |w| w.groups.len());
     println!("notion-scim-mock listening on http://{addr}/scim/v2");
+    let secret = if args.org.token.is_some() {
+        "the --token value"
+    } else {
+        "the default, secret_notion_scim_mock_token"
+    };
     eprintln!(
-        "serving {members} members and {groups} groups; token {first_token} (its secret is --token, or {} by default); admin API at http://{addr}/__admin",
-        if args.org.token.is_some() { "the value given" } else { "the documented default" }
+        "serving {members} members and {groups} groups; token {first_token} (its secret: {secret}); admin API at http://{addr}/__admin"
     );
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    notion_scim_mock::serve_org(listener, org, args.quirks, vec![(first_token, settings)], shutdown).await;
+    notion_scim_mock::serve_org(listener, org, args.quirks, vec![(fault_token, settings)], shutdown).await;
     Ok(())
 }
 

@@ -192,7 +192,9 @@ impl Org {
     }
 
     pub fn account_by_email(&self, email: &str) -> Option<&Account> {
-        self.by_email.get(&email.to_lowercase()).and_then(|id| self.accounts.get(id))
+        self.by_email
+            .get(&email.to_lowercase())
+            .and_then(|id| self.accounts.get(id))
     }
 
     /// Changes an account's primary email, keeping the index true.
@@ -247,7 +249,10 @@ impl Org {
     }
 
     pub fn is_verified_email(&self, email: &str) -> bool {
-        let domain = email.rsplit_once('@').map(|(_, d)| d.to_lowercase()).unwrap_or_default();
+        let domain = email
+            .rsplit_once('@')
+            .map(|(_, d)| d.to_lowercase())
+            .unwrap_or_default();
         self.verified_domains.iter().any(|d| d.eq_ignore_ascii_case(&domain))
     }
 }

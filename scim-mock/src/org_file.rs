@@ -126,9 +126,21 @@ impl OrgFile {
             };
             for p in &wf.members {
                 let id = account_for(&mut org, p, &mut rng)?;
-                let role = if p.no_role_extension { None } else { Some(p.role.unwrap_or(Role::Member)) };
+                let role = if p.no_role_extension {
+                    None
+                } else {
+                    Some(p.role.unwrap_or(Role::Member))
+                };
                 let now = org.tick();
-                ws.members.insert(id, Member { role, active: p.active, created_ms: now, modified_ms: now });
+                ws.members.insert(
+                    id,
+                    Member {
+                        role,
+                        active: p.active,
+                        created_ms: now,
+                        modified_ms: now,
+                    },
+                );
             }
             for p in &wf.guests {
                 let id = account_for(&mut org, p, &mut rng)?;
@@ -140,12 +152,19 @@ impl OrgFile {
             for gf in &wf.groups {
                 let mut members = IndexSet::new();
                 for m in &gf.members {
-                    let id = Uuid::parse_str(m).ok().or_else(|| org.by_email.get(&m.to_lowercase()).copied());
+                    let id = Uuid::parse_str(m)
+                        .ok()
+                        .or_else(|| org.by_email.get(&m.to_lowercase()).copied());
                     match id.filter(|id| ws.members.contains_key(id)) {
                         Some(id) => {
                             members.insert(id);
                         }
-                        None => return Err(format!("group {:?}: {m} is not a member of {}", gf.display_name, wf.name)),
+                        None => {
+                            return Err(format!(
+                                "group {:?}: {m} is not a member of {}",
+                                gf.display_name, wf.name
+                            ))
+                        }
                     }
                 }
                 let now = org.tick();
@@ -170,16 +189,30 @@ impl OrgFile {
                 tokens.push((tf.secret.clone(), owner_of(&tf.creator)?));
             }
             if tokens.is_empty() {
-                let owner = ws.members.iter().find(|(_, m)| m.role == Some(Role::Owner)).map(|(id, _)| *id);
+                let owner = ws
+                    .members
+                    .iter()
+                    .find(|(_, m)| m.role == Some(Role::Owner))
+                    .map(|(id, _)| *id);
                 let Some(owner) = owner else {
                     return Err(format!("workspace {} needs an owner to create its SCIM token", wf.name));
                 };
-                let secret = if w == 0 { DEFAULT_TOKEN.to_string() } else { format!("secret_ws{}", w + 1) };
+                let secret = if w == 0 {
+                    DEFAULT_TOKEN.to_string()
+                } else {
+                    format!("secret_ws{}", w + 1)
+                };
                 tokens.push((secret, owner));
             }
             for (secret, creator) in tokens {
                 let id = format!("tok_{}", org.tokens.len() + 1);
-                org.tokens.push(Token { id, secret, workspace: w, creator, revoked: false });
+                org.tokens.push(Token {
+                    id,
+                    secret,
+                    workspace: w,
+                    creator,
+                    revoked: false,
+                });
             }
             org.workspaces.push(ws);
         }

@@ -24,13 +24,25 @@ pub(crate) struct AttrDef {
 
 impl AttrDef {
     pub const fn simple(name: &'static str) -> Self {
-        AttrDef { name, multi: false, subs: &[] }
+        AttrDef {
+            name,
+            multi: false,
+            subs: &[],
+        }
     }
     pub const fn complex(name: &'static str, subs: &'static [&'static str]) -> Self {
-        AttrDef { name, multi: false, subs }
+        AttrDef {
+            name,
+            multi: false,
+            subs,
+        }
     }
     pub const fn multi(name: &'static str, subs: &'static [&'static str]) -> Self {
-        AttrDef { name, multi: true, subs }
+        AttrDef {
+            name,
+            multi: true,
+            subs,
+        }
     }
 }
 
@@ -59,7 +71,9 @@ pub(crate) struct Operation {
 
 /// Reads a PatchOp request body.
 pub(crate) fn parse_request(body: &Value) -> Result<Vec<Operation>, ScimError> {
-    let obj = body.as_object().ok_or_else(|| ScimError::InvalidSyntax("a PATCH body is a JSON object".into()))?;
+    let obj = body
+        .as_object()
+        .ok_or_else(|| ScimError::InvalidSyntax("a PATCH body is a JSON object".into()))?;
     let ops = get_ci(obj, "Operations")
         .and_then(Value::as_array)
         .ok_or_else(|| ScimError::InvalidSyntax("a PATCH body needs an \"Operations\" array".into()))?;
@@ -67,35 +81,43 @@ pub(crate) fn parse_request(body: &Value) -> Result<Vec<Operation>, ScimError> {
 }
 
 fn parse_operation(raw: &Value) -> Result<Operation, ScimError> {
-    let obj = raw.as_object().ok_or_else(|| ScimError::InvalidSyntax("each operation is a JSON object".into()))?;
+    let obj = raw
+        .as_object()
+        .ok_or_else(|| ScimError::InvalidSyntax("each operation is a JSON object".into()))?;
     let op_text = get_ci(obj, "op").and_then(Value::as_str).unwrap_or_default();
     let op = match op_text.to_ascii_lowercase().as_str() {
         "add" => OpKind::Add,
         "replace" => OpKind::Replace,
         "remove" => OpKind::Remove,
-        _ => return Err(ScimError::InvalidSyntax(format!("unknown PATCH op {op_text:?}: expected add, replace or remove"))),
+        _ => {
+            return Err(ScimError::InvalidSyntax(format!(
+                "unknown PATCH op {op_text:?}: expected add, replace or remove"
+            )))
+        }
     };
     let path = match get_ci(obj, "path") {
         None | Some(Value::Null) => None,
-        Some(Value::String(s)) => {
-            Some(s.parse::<PatchPath>().map_err(|e| ScimError::InvalidPath(format!("bad path {s:?}: {e}")))?)
-        }
+        Some(Value::String(s)) => Some(
+            s.parse::<PatchPath>()
+                .map_err(|e| ScimError::InvalidPath(format!("bad path {s:?}: {e}")))?,
+        ),
         Some(_) => return Err(ScimError::InvalidPath("\"path\" must be a string".into())),
     };
     let value = get_ci(obj, "value").cloned();
     match (op, &path, &value) {
         (OpKind::Remove, None, _) => Err(ScimError::NoTarget("a remove operation needs a path".into())),
         (OpKind::Add | OpKind::Replace, _, None) => Err(ScimError::InvalidValue(format!("{op_text} needs a value"))),
-        (OpKind::Add | OpKind::Replace, None, Some(v)) if !v.is_object() => {
-            Err(ScimError::InvalidValue("an operation without a path needs an object value".into()))
-        }
+        (OpKind::Add | OpKind::Replace, None, Some(v)) if !v.is_object() => Err(ScimError::InvalidValue(
+            "an operation without a path needs an object value".into(),
+        )),
         _ => Ok(Operation { op, path, value }),
     }
 }
 
 /// Looks a key up case-insensitively (RFC 7643: attribute names are case-insensitive).
 pub(crate) fn get_ci<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    obj.get(key).or_else(|| obj.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v))
+    obj.get(key)
+        .or_else(|| obj.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v))
 }
 
 /// Applies operations in order to `doc`.
@@ -114,7 +136,11 @@ pub(crate) fn apply(doc: &mut Map<String, Value>, ops: &[Operation], schema: &Sc
                         };
                         for (k, v) in inner {
                             let path = PatchPath {
-                                attr: crate::filter::AttrPath { urn: Some((*urn).to_string()), name: k.clone(), sub_attr: None },
+                                attr: crate::filter::AttrPath {
+                                    urn: Some((*urn).to_string()),
+                                    name: k.clone(),
+                                    sub_attr: None,
+                                },
                                 filter: None,
                                 sub_attr: None,
                             };
@@ -122,8 +148,9 @@ pub(crate) fn apply(doc: &mut Map<String, Value>, ops: &[Operation], schema: &Sc
                         }
                         continue;
                     }
-                    let path: PatchPath =
-                        key.parse().map_err(|e| ScimError::InvalidPath(format!("bad attribute {key:?}: {e}")))?;
+                    let path: PatchPath = key
+                        .parse()
+                        .map_err(|e| ScimError::InvalidPath(format!("bad attribute {key:?}: {e}")))?;
                     apply_at(doc, op.op, &path, Some(value), schema)?;
                 }
             }
@@ -156,7 +183,9 @@ fn apply_at(
     let key = def.name;
     if let Some(filter) = &path.filter {
         if !def.multi {
-            return Err(ScimError::InvalidPath(format!("{key} is not multi-valued: it takes no filter")));
+            return Err(ScimError::InvalidPath(format!(
+                "{key} is not multi-valued: it takes no filter"
+            )));
         }
         let sub = match &path.sub_attr {
             Some(s) => Some(sub_name(def, s)?),
@@ -166,7 +195,9 @@ fn apply_at(
     }
     let sub = match &path.attr.sub_attr {
         Some(s) if def.multi => {
-            return Err(ScimError::InvalidPath(format!("{key}.{s}: name an element with a filter, as {key}[...].{s}")))
+            return Err(ScimError::InvalidPath(format!(
+                "{key}.{s}: name an element with a filter, as {key}[...].{s}"
+            )))
         }
         Some(s) => Some(sub_name(def, s)?),
         None => None,
@@ -182,7 +213,10 @@ fn apply_at(
             Some(v) => {
                 let gone: Vec<Value> = as_elements(v)?.iter().filter_map(|e| e.get("value").cloned()).collect();
                 if let Some(Value::Array(items)) = container.get_mut(key) {
-                    items.retain(|item| item.get("value").is_none_or(|val| !gone.iter().any(|g| same_value(g, val))));
+                    items.retain(|item| {
+                        item.get("value")
+                            .is_none_or(|val| !gone.iter().any(|g| same_value(g, val)))
+                    });
                 }
             }
             None => {
@@ -193,7 +227,9 @@ fn apply_at(
             container.remove(key);
         }
         (_, Some(sub)) => {
-            let slot = container.entry(key.to_string()).or_insert_with(|| Value::Object(Map::new()));
+            let slot = container
+                .entry(key.to_string())
+                .or_insert_with(|| Value::Object(Map::new()));
             if !slot.is_object() {
                 *slot = Value::Object(Map::new());
             }
@@ -203,15 +239,17 @@ fn apply_at(
         }
         (op, None) if def.multi => {
             let new = as_elements(value.unwrap_or(&Value::Null))?;
-            let items = container.entry(key.to_string()).or_insert_with(|| Value::Array(Vec::new()));
+            let items = container
+                .entry(key.to_string())
+                .or_insert_with(|| Value::Array(Vec::new()));
             if op == OpKind::Replace || !items.is_array() {
                 *items = Value::Array(Vec::new());
             }
             if let Value::Array(items) = items {
                 for e in new {
-                    let dup = e.get("value").is_some_and(|v| {
-                        items.iter().any(|i| i.get("value").is_some_and(|iv| same_value(iv, v)))
-                    });
+                    let dup = e
+                        .get("value")
+                        .is_some_and(|v| items.iter().any(|i| i.get("value").is_some_and(|iv| same_value(iv, v))));
                     if !dup {
                         items.push(e);
                     }
@@ -269,11 +307,15 @@ fn as_elements(v: &Value) -> Result<Vec<Value>, ScimError> {
             if items.iter().all(Value::is_object) {
                 Ok(items.clone())
             } else {
-                Err(ScimError::InvalidValue("each element of a multi-valued attribute is an object".into()))
+                Err(ScimError::InvalidValue(
+                    "each element of a multi-valued attribute is an object".into(),
+                ))
             }
         }
         Value::Object(_) => Ok(vec![v.clone()]),
-        _ => Err(ScimError::InvalidValue("a multi-valued attribute takes an array of objects".into())),
+        _ => Err(ScimError::InvalidValue(
+            "a multi-valued attribute takes an array of objects".into(),
+        )),
     }
 }
 
@@ -292,14 +334,21 @@ fn apply_filtered(
     op: OpKind,
     value: Option<&Value>,
 ) -> Result<(), ScimError> {
-    let items = container.entry(key.to_string()).or_insert_with(|| Value::Array(Vec::new()));
+    let items = container
+        .entry(key.to_string())
+        .or_insert_with(|| Value::Array(Vec::new()));
     if !items.is_array() {
         *items = Value::Array(Vec::new());
     }
     let Value::Array(items) = items else {
         return Ok(());
     };
-    let matched: Vec<usize> = items.iter().enumerate().filter(|(_, e)| matches(filter, e)).map(|(i, _)| i).collect();
+    let matched: Vec<usize> = items
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| matches(filter, e))
+        .map(|(i, _)| i)
+        .collect();
     if op == OpKind::Remove {
         if matched.is_empty() {
             return Err(ScimError::NoTarget(format!("{key}[{filter}] matched nothing")));
@@ -322,8 +371,8 @@ fn apply_filtered(
     if matched.is_empty() {
         // Entra and Okta write `emails[type eq "work"].value` to create the element: build it
         // from the filter's equalities.
-        let mut element = seed_from_filter(filter)
-            .ok_or_else(|| ScimError::NoTarget(format!("{key}[{filter}] matched nothing")))?;
+        let mut element =
+            seed_from_filter(filter).ok_or_else(|| ScimError::NoTarget(format!("{key}[{filter}] matched nothing")))?;
         put(&mut element, sub, value)?;
         items.push(Value::Object(element));
         return Ok(());
@@ -350,7 +399,11 @@ fn put(element: &mut Map<String, Value>, sub: Option<&str>, value: Value) -> Res
 /// The element a conjunction of equalities describes, or `None` for any other filter.
 fn seed_from_filter(filter: &Filter) -> Option<Map<String, Value>> {
     match filter {
-        Filter::Compare { path, op: CompareOp::Eq, value } if path.sub_attr.is_none() && path.urn.is_none() => {
+        Filter::Compare {
+            path,
+            op: CompareOp::Eq,
+            value,
+        } if path.sub_attr.is_none() && path.urn.is_none() => {
             let v = match value {
                 CompValue::Str(s) | CompValue::Bare(s) => Value::String(s.clone()),
                 CompValue::True => Value::Bool(true),

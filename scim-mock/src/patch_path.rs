@@ -77,11 +77,7 @@ impl FromStr for PatchPath {
         } else {
             "'[' or end of path"
         })?;
-        Ok(PatchPath {
-            attr,
-            filter,
-            sub_attr,
-        })
+        Ok(PatchPath { attr, filter, sub_attr })
     }
 }
 
@@ -252,10 +248,7 @@ mod tests {
             p(r#"  Emails[ TYPE EQ "work" AND primary Eq TRUE ].Value "#).to_string(),
             r#"Emails[TYPE eq "work" and primary eq true].Value"#
         );
-        assert_eq!(
-            p("members[value eq abc]").to_string(),
-            "members[value eq abc]"
-        );
+        assert_eq!(p("members[value eq abc]").to_string(), "members[value eq abc]");
     }
 
     #[test]
@@ -278,10 +271,7 @@ mod tests {
         assert_eq!(err("members (a pr)").position, 8);
         assert_eq!(err("urn:x:").position, 6);
         let e = err(r#"members[value eq "x"] ."#);
-        assert_eq!(
-            e.to_string(),
-            "expected '.' or end of path, found \".\" at byte 22"
-        );
+        assert_eq!(e.to_string(), "expected '.' or end of path, found \".\" at byte 22");
     }
 
     #[test]

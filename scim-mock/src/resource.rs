@@ -76,9 +76,15 @@ impl Serialize for Emails<'_> {
             primary: bool,
         }
         let mut seq = s.serialize_seq(None)?;
-        seq.serialize_element(&Email { value: &self.0.email, primary: true })?;
+        seq.serialize_element(&Email {
+            value: &self.0.email,
+            primary: true,
+        })?;
         if let Some(second) = &self.0.secondary_email {
-            seq.serialize_element(&Email { value: second, primary: false })?;
+            seq.serialize_element(&Email {
+                value: second,
+                primary: false,
+            })?;
         }
         seq.end()
     }
@@ -96,7 +102,10 @@ impl Serialize for Photos<'_> {
         }
         let mut seq = s.serialize_seq(None)?;
         if let Some(p) = self.0 {
-            seq.serialize_element(&Photo { value: p, kind: "photo" })?;
+            seq.serialize_element(&Photo {
+                value: p,
+                kind: "photo",
+            })?;
         }
         seq.end()
     }
@@ -162,7 +171,11 @@ impl Serialize for GroupMembers<'_> {
         }
         let mut seq = s.serialize_seq(Some(self.0.members.len()))?;
         for id in &self.0.members {
-            seq.serialize_element(&M { value: id, reference: format!("{LOCATION_BASE}/Users/{id}"), kind: "User" })?;
+            seq.serialize_element(&M {
+                value: id,
+                reference: format!("{LOCATION_BASE}/Users/{id}"),
+                kind: "User",
+            })?;
         }
         seq.end()
     }

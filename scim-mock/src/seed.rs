@@ -101,29 +101,53 @@ impl Gen {
         let email = self.unique_email(&local, domain);
         let formatted = format!("{first} {last}");
         let name = if !plain && self.rng.random_bool(spec.formatted_name_only_ratio) {
-            PersonName { formatted: Some(formatted), given: None, family: None }
+            PersonName {
+                formatted: Some(formatted),
+                given: None,
+                family: None,
+            }
         } else {
-            PersonName { formatted: Some(formatted), given: Some(first), family: Some(last) }
+            PersonName {
+                formatted: Some(formatted),
+                given: Some(first),
+                family: Some(last),
+            }
         };
         let secondary_email = (!plain && self.rng.random_bool(spec.secondary_email_ratio)).then(|| {
             let alias = self.alias_domain.clone();
             self.unique_email(&local, &alias)
         });
         let id = self.uuid();
-        let photo = self.rng.random_bool(0.6).then(|| {
-            format!("https://s3-us-west-2.amazonaws.com/public.notion-static.com/{id}/avatar.png")
-        });
-        Account { id, email, secondary_email, name, photo, attributes: serde_json::Map::new() }
+        let photo = self
+            .rng
+            .random_bool(0.6)
+            .then(|| format!("https://s3-us-west-2.amazonaws.com/public.notion-static.com/{id}/avatar.png"));
+        Account {
+            id,
+            email,
+            secondary_email,
+            name,
+            photo,
+            attributes: serde_json::Map::new(),
+        }
     }
 
     fn member(&mut self, role: Option<Role>, active: bool) -> Member {
         let (created_ms, modified_ms) = self.times();
-        Member { role, active, created_ms, modified_ms }
+        Member {
+            role,
+            active,
+            created_ms,
+            modified_ms,
+        }
     }
 }
 
 fn slug(s: &str) -> String {
-    s.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_lowercase()
+    s.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect::<String>()
+        .to_lowercase()
 }
 
 /// Builds an organisation from a spec.
@@ -137,7 +161,13 @@ pub fn generate(spec: &SeedSpec, token_secret: Option<&str>) -> Org {
     }
     let domain = format!("{company_slug}.com");
     let alias_domain = format!("{company_slug}.io");
-    let mut g = Gen { rng, domain: domain.clone(), alias_domain, taken: HashMap::new(), clock: 1_787_393_411_245 };
+    let mut g = Gen {
+        rng,
+        domain: domain.clone(),
+        alias_domain,
+        taken: HashMap::new(),
+        clock: 1_787_393_411_245,
+    };
     let mut org = Org::new(company.clone(), vec![domain.clone()]);
     org.accounts.reserve(spec.users + spec.users / 10 + 16);
 
@@ -148,7 +178,11 @@ pub fn generate(spec: &SeedSpec, token_secret: Option<&str>) -> Org {
         let groups = if w == 0 { spec.groups } else { spec.groups.min(3) };
         let mut ws = Workspace {
             id: g.uuid(),
-            name: if w == 0 { company.clone() } else { format!("{company} {}", w + 1) },
+            name: if w == 0 {
+                company.clone()
+            } else {
+                format!("{company} {}", w + 1)
+            },
             enterprise: true,
             members: IndexMap::with_capacity(users),
             guests: IndexSet::new(),
@@ -187,7 +221,11 @@ pub fn generate(spec: &SeedSpec, token_secret: Option<&str>) -> Org {
             let member = g.member(role, active);
             ws.members.insert(id, member);
         }
-        let guests = if w == 0 { spec.guests.unwrap_or(spec.users / 10) } else { 1 };
+        let guests = if w == 0 {
+            spec.guests.unwrap_or(spec.users / 10)
+        } else {
+            1
+        };
         for _ in 0..guests {
             let acc = g.person(spec, "gmail.com", true);
             ws.guests.insert(acc.id);
@@ -200,7 +238,13 @@ pub fn generate(spec: &SeedSpec, token_secret: Option<&str>) -> Org {
                 (0, None) => DEFAULT_TOKEN.to_string(),
                 _ => format!("secret_ws{}_{:016x}", w + 1, g.rng.random::<u64>()),
             };
-            org.tokens.push(Token { id: format!("tok_{}", w + 1), secret, workspace: w, creator, revoked: false });
+            org.tokens.push(Token {
+                id: format!("tok_{}", w + 1),
+                secret,
+                workspace: w,
+                creator,
+                revoked: false,
+            });
         }
         if w == 0 {
             first_members = ws.members.keys().copied().collect();
@@ -218,7 +262,11 @@ fn seed_groups(g: &mut Gen, spec: &SeedSpec, ws: &mut Workspace, groups: usize) 
     let mut names: HashMap<String, u32> = HashMap::new();
     for rank in ranks {
         let word: String = Buzzword().fake_with_rng(&mut g.rng);
-        let base = format!("{} {}", capitalise(&word), suffixes[g.rng.random_range(0..suffixes.len())]);
+        let base = format!(
+            "{} {}",
+            capitalise(&word),
+            suffixes[g.rng.random_range(0..suffixes.len())]
+        );
         let n = names.entry(base.clone()).or_insert(0);
         *n += 1;
         let display_name = if *n == 1 { base } else { format!("{base} {n}") };
@@ -234,11 +282,23 @@ fn seed_groups(g: &mut Gen, spec: &SeedSpec, ws: &mut Workspace, groups: usize) 
         let mut picked: Vec<usize> = rand::seq::index::sample(&mut g.rng, active.len(), size).into_vec();
         picked.sort_unstable();
         let members: IndexSet<Uuid> = picked.into_iter().map(|i| active[i]).collect();
-        let sole_full_access_pages =
-            if g.rng.random_bool(spec.sole_access_group_ratio) { g.rng.random_range(1..5) } else { 0 };
+        let sole_full_access_pages = if g.rng.random_bool(spec.sole_access_group_ratio) {
+            g.rng.random_range(1..5)
+        } else {
+            0
+        };
         let (created_ms, modified_ms) = g.times();
         let id = g.uuid();
-        ws.groups.insert(id, Group { display_name, members, sole_full_access_pages, created_ms, modified_ms });
+        ws.groups.insert(
+            id,
+            Group {
+                display_name,
+                members,
+                sole_full_access_pages,
+                created_ms,
+                modified_ms,
+            },
+        );
     }
 }
 

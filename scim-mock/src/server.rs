@@ -151,11 +151,20 @@ impl MockServerBuilder {
     }
 
     pub async fn try_start(self) -> Result<MockServer, StartError> {
-        let listener =
-            TcpListener::bind(&self.addr).await.map_err(|source| StartError::Bind { addr: self.addr.clone(), source })?;
-        let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: self.addr.clone(), source })?;
+        let listener = TcpListener::bind(&self.addr).await.map_err(|source| StartError::Bind {
+            addr: self.addr.clone(),
+            source,
+        })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: self.addr.clone(),
+            source,
+        })?;
         let org = self.build_org();
-        let token = org.tokens.first().map(|t| (t.id.clone(), t.secret.clone())).unwrap_or_default();
+        let token = org
+            .tokens
+            .first()
+            .map(|t| (t.id.clone(), t.secret.clone()))
+            .unwrap_or_default();
         let shared = Arc::new(Shared {
             initial: Mutex::new(org.clone()),
             org: RwLock::new(org),
@@ -167,7 +176,15 @@ impl MockServerBuilder {
         let task = tokio::spawn(serve(listener, shared.clone(), async {
             let _ = stopped.await;
         }));
-        Ok(MockServer { addr, token_id: token.0, token: token.1, shared, stop: Some(stop), task, expectations: Mutex::new(Vec::new()) })
+        Ok(MockServer {
+            addr,
+            token_id: token.0,
+            token: token.1,
+            shared,
+            stop: Some(stop),
+            task,
+            expectations: Mutex::new(Vec::new()),
+        })
     }
 }
 
@@ -185,7 +202,10 @@ pub struct MockServer {
 
 impl std::fmt::Debug for MockServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MockServer").field("addr", &self.addr).field("token", &"[REDACTED]").finish()
+        f.debug_struct("MockServer")
+            .field("addr", &self.addr)
+            .field("token", &"[REDACTED]")
+            .finish()
     }
 }
 
@@ -225,7 +245,13 @@ impl MockServer {
 
     /// The secret of any token, by id (`tok_2` belongs to the second workspace).
     pub fn token_secret(&self, id: &str) -> Option<String> {
-        self.shared.org.read().tokens.iter().find(|t| t.id == id).map(|t| t.secret.clone())
+        self.shared
+            .org
+            .read()
+            .tokens
+            .iter()
+            .find(|t| t.id == id)
+            .map(|t| t.secret.clone())
     }
 
     /// The first workspace as it is now.
@@ -258,7 +284,10 @@ impl MockServer {
 
     /// The fault controls of a token, by id.
     pub fn faults_for(&self, token_id: &str) -> FaultControls {
-        FaultControls { book: self.shared.faults.clone(), token_id: token_id.to_string() }
+        FaultControls {
+            book: self.shared.faults.clone(),
+            token_id: token_id.to_string(),
+        }
     }
 
     pub fn quirks(&self) -> Quirks {
@@ -311,12 +340,22 @@ impl MockServer {
     /// Checks the expectations now; `Err` lists what failed and what was received.
     pub fn verify(&self) -> Result<(), String> {
         let entries = self.journal();
-        let failures: Vec<String> = self.expectations.lock().iter().filter_map(|e| e.check(&entries).err()).collect();
+        let failures: Vec<String> = self
+            .expectations
+            .lock()
+            .iter()
+            .filter_map(|e| e.check(&entries).err())
+            .collect();
         if failures.is_empty() {
             return Ok(());
         }
         let received: Vec<String> = entries.iter().map(|e| format!("  {e}")).collect();
-        Err(format!("{}\nreceived {} requests:\n{}", failures.join("\n"), entries.len(), received.join("\n")))
+        Err(format!(
+            "{}\nreceived {} requests:\n{}",
+            failures.join("\n"),
+            entries.len(),
+            received.join("\n")
+        ))
     }
 }
 

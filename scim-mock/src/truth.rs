@@ -88,7 +88,9 @@ impl GroundTruth {
                     family_name: a.name.family.clone(),
                     role: m.role,
                     active: m.active,
-                    emails: std::iter::once(a.email.clone()).chain(a.secondary_email.clone()).collect(),
+                    emails: std::iter::once(a.email.clone())
+                        .chain(a.secondary_email.clone())
+                        .collect(),
                 })
             })
             .collect();
@@ -105,13 +107,22 @@ impl GroundTruth {
         let guests = ws
             .guests
             .iter()
-            .filter_map(|id| org.accounts.get(id).map(|a| TruthGuest { id: id.to_string(), email: a.email.clone() }))
+            .filter_map(|id| {
+                org.accounts.get(id).map(|a| TruthGuest {
+                    id: id.to_string(),
+                    email: a.email.clone(),
+                })
+            })
             .collect();
         let tokens = org
             .tokens
             .iter()
             .filter(|t| t.workspace == workspace)
-            .map(|t| TruthToken { id: t.id.clone(), creator: t.creator.to_string(), revoked: t.revoked })
+            .map(|t| TruthToken {
+                id: t.id.clone(),
+                creator: t.creator.to_string(),
+                revoked: t.revoked,
+            })
             .collect();
         Some(GroundTruth {
             workspace_id: ws.id.to_string(),
@@ -139,7 +150,10 @@ impl GroundTruth {
 
     /// Every (group id, user id) membership, in group order.
     pub fn memberships(&self) -> Vec<(String, String)> {
-        self.groups.iter().flat_map(|g| g.members.iter().map(move |u| (g.id.clone(), u.clone()))).collect()
+        self.groups
+            .iter()
+            .flat_map(|g| g.members.iter().map(move |u| (g.id.clone(), u.clone())))
+            .collect()
     }
 }
 
@@ -148,7 +162,9 @@ impl OrgTruth {
         OrgTruth {
             name: org.name.clone(),
             verified_domains: org.verified_domains.clone(),
-            workspaces: (0..org.workspaces.len()).filter_map(|w| GroundTruth::of(org, w)).collect(),
+            workspaces: (0..org.workspaces.len())
+                .filter_map(|w| GroundTruth::of(org, w))
+                .collect(),
         }
     }
 }

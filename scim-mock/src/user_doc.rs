@@ -9,8 +9,16 @@ use crate::model::{Account, Member, PersonName, Role};
 use crate::patch::{get_ci, AttrDef, Schema};
 use crate::resource::{ENTERPRISE_USER_EXT, NOTION_USER_EXT, USER_SCHEMA};
 
-const ADDRESS_SUBS: &[&str] =
-    &["formatted", "streetAddress", "locality", "region", "postalCode", "country", "type", "primary"];
+const ADDRESS_SUBS: &[&str] = &[
+    "formatted",
+    "streetAddress",
+    "locality",
+    "region",
+    "postalCode",
+    "country",
+    "type",
+    "primary",
+];
 const PLURAL_SUBS: &[&str] = &["value", "display", "type", "primary"];
 
 /// What PATCH may name on a user [N]: the core attributes Notion lists as writable, its role
@@ -51,8 +59,16 @@ pub(crate) static USER_SCHEMA_DEF: Schema = Schema {
 /// Optional string attributes kept on the account as given.
 const STRING_ATTRS: &[&str] = &["title", "locale", "preferredLanguage", "userType"];
 /// Optional attributes that PUT clears when omitted (with the quirk on).
-pub(crate) const CLEARABLE: &[&str] =
-    &["title", "phoneNumbers", "addresses", "roles", "locale", "preferredLanguage", "userType", ENTERPRISE_USER_EXT];
+pub(crate) const CLEARABLE: &[&str] = &[
+    "title",
+    "phoneNumbers",
+    "addresses",
+    "roles",
+    "locale",
+    "preferredLanguage",
+    "userType",
+    ENTERPRISE_USER_EXT,
+];
 
 /// A user read back from a document.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,7 +97,9 @@ pub(crate) fn to_doc(account: &Account, member: &Member) -> Map<String, Value> {
 }
 
 fn string(v: &Value, what: &str) -> Result<String, ScimError> {
-    v.as_str().map(str::to_string).ok_or_else(|| ScimError::InvalidValue(format!("{what} must be a string")))
+    v.as_str()
+        .map(str::to_string)
+        .ok_or_else(|| ScimError::InvalidValue(format!("{what} must be a string")))
 }
 
 fn opt_string(obj: &Map<String, Value>, key: &str, what: &str) -> Result<Option<String>, ScimError> {
@@ -104,7 +122,9 @@ pub(crate) fn read_active(v: &Value) -> Result<bool, ScimError> {
         Value::Bool(b) => Ok(*b),
         Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(true),
         Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(false),
-        other => Err(ScimError::InvalidValue(format!("active must be a boolean or \"True\"/\"False\", got {other}"))),
+        other => Err(ScimError::InvalidValue(format!(
+            "active must be a boolean or \"True\"/\"False\", got {other}"
+        ))),
     }
 }
 
@@ -113,10 +133,16 @@ pub(crate) fn read_active(v: &Value) -> Result<bool, ScimError> {
 pub(crate) fn read(doc: &Map<String, Value>, previous: Option<&Map<String, Value>>) -> Result<UserInput, ScimError> {
     let email = match get_ci(doc, "userName") {
         Some(v) => string(v, "userName")?.trim().to_lowercase(),
-        None => return Err(ScimError::InvalidValue("userName (the member's email) is required".into())),
+        None => {
+            return Err(ScimError::InvalidValue(
+                "userName (the member's email) is required".into(),
+            ))
+        }
     };
     if !valid_email(&email) {
-        return Err(ScimError::InvalidValue(format!("userName must be an email address, got {email:?}")));
+        return Err(ScimError::InvalidValue(format!(
+            "userName must be an email address, got {email:?}"
+        )));
     }
     let mut name = match get_ci(doc, "name") {
         None | Some(Value::Null) => PersonName::default(),
@@ -178,7 +204,10 @@ pub(crate) fn read(doc: &Map<String, Value>, previous: Option<&Map<String, Value
         Some(_) => return Err(ScimError::InvalidValue(format!("{NOTION_USER_EXT} must be an object"))),
     };
     let photo = match get_ci(doc, "photos") {
-        Some(Value::Array(items)) => items.iter().find_map(|p| p.get("value").and_then(Value::as_str)).map(str::to_string),
+        Some(Value::Array(items)) => items
+            .iter()
+            .find_map(|p| p.get("value").and_then(Value::as_str))
+            .map(str::to_string),
         _ => None,
     };
     let mut attributes = Map::new();
@@ -204,7 +233,15 @@ pub(crate) fn read(doc: &Map<String, Value>, previous: Option<&Map<String, Value
     if let Some(ext) = read_enterprise(doc)? {
         attributes.insert(ENTERPRISE_USER_EXT.to_string(), Value::Object(ext));
     }
-    Ok(UserInput { email, name, secondary_email, active, role, photo, attributes })
+    Ok(UserInput {
+        email,
+        name,
+        secondary_email,
+        active,
+        role,
+        photo,
+        attributes,
+    })
 }
 
 /// Notion keeps one phone number: the primary, else the first with a value; its type stays.
@@ -236,7 +273,11 @@ fn read_enterprise(doc: &Map<String, Value>) -> Result<Option<Map<String, Value>
     let ext = match get_ci(doc, ENTERPRISE_USER_EXT) {
         None | Some(Value::Null) => return Ok(None),
         Some(Value::Object(ext)) => ext,
-        Some(_) => return Err(ScimError::InvalidValue(format!("{ENTERPRISE_USER_EXT} must be an object"))),
+        Some(_) => {
+            return Err(ScimError::InvalidValue(format!(
+                "{ENTERPRISE_USER_EXT} must be an object"
+            )))
+        }
     };
     let mut kept = Map::new();
     for key in ["employeeNumber", "costCenter", "organization", "division", "department"] {

@@ -343,7 +343,10 @@ async fn wrong_methods_are_405_and_unknown_endpoints_404() {
         let r = refused(&mock, scim(&mock, method.clone(), &path)).await;
         assert_rfc_error(&r, 405, None);
         let allow = r.header("allow").unwrap_or_default();
-        assert!(allow.contains("GET") && !allow.contains(method.as_str()), "{method} {path}: Allow {allow:?}");
+        assert!(
+            allow.contains("GET") && !allow.contains(method.as_str()),
+            "{method} {path}: Allow {allow:?}"
+        );
     }
     for path in ["/Printers", "/Users/a/b", "/"] {
         assert_rfc_error(&refused(&mock, scim(&mock, Method::GET, path)).await, 404, None);

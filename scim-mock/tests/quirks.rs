@@ -340,11 +340,7 @@ async fn unverified_domain_status() {
     let ops = json!([{ "op": "replace", "path": "userName", "value": "moved@unverified.example" }]);
     let mock = small().await;
     let uid = plain_member(&mock);
-    assert_rfc_error(
-        &patch(&mock, &format!("/Users/{uid}"), ops.clone()).await,
-        403,
-        None,
-    );
+    assert_rfc_error(&patch(&mock, &format!("/Users/{uid}"), ops.clone()).await, 403, None);
     mock.set_quirks(Quirks {
         unverified_domain_status: 0,
         ..q()
@@ -394,11 +390,7 @@ async fn put_clears_omitted() {
 async fn token_creator_removal_status() {
     let mock = small().await;
     let creator = mock.truth().tokens[0].creator.clone();
-    assert_rfc_error(
-        &delete(&mock, &format!("/Users/{creator}")).await,
-        403,
-        None,
-    );
+    assert_rfc_error(&delete(&mock, &format!("/Users/{creator}")).await, 403, None);
     mock.set_quirks(Quirks {
         token_creator_removal_status: 409,
         ..q()

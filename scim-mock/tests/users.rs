@@ -418,11 +418,7 @@ async fn the_token_creator_cannot_be_removed() {
     let mock = small().await;
     let creator = mock.truth().tokens[0].creator.clone();
     let before = snapshot(&mock);
-    assert_rfc_error(
-        &delete(&mock, &format!("/Users/{creator}")).await,
-        403,
-        None,
-    );
+    assert_rfc_error(&delete(&mock, &format!("/Users/{creator}")).await, 403, None);
     let r = patch(
         &mock,
         &format!("/Users/{creator}"),

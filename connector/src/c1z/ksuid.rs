@@ -64,7 +64,10 @@ mod tests {
     fn known_values() {
         // The smallest and largest KSUIDs from the reference implementation.
         assert_eq!(ksuid_from_parts(EPOCH, &[0; 16]), "000000000000000000000000000");
-        assert_eq!(ksuid_from_parts(EPOCH + i64::from(u32::MAX), &[0xff; 16]), "aWgEPTl1tmebfsQzFP4bxwgy80V");
+        assert_eq!(
+            ksuid_from_parts(EPOCH + i64::from(u32::MAX), &[0xff; 16]),
+            "aWgEPTl1tmebfsQzFP4bxwgy80V"
+        );
     }
 
     #[test]

@@ -84,7 +84,11 @@ pub enum C1zError {
     },
     /// An object lacks a field its row needs (e.g. a grant without a principal id).
     #[error("c1z: {object} {id:?} has no {field}")]
-    MissingField { object: &'static str, id: String, field: &'static str },
+    MissingField {
+        object: &'static str,
+        id: String,
+        field: &'static str,
+    },
     /// `put_*` or `finish` before `start_sync`, or `start_sync` twice.
     #[error("c1z: {0}")]
     SyncState(&'static str),
@@ -95,7 +99,11 @@ pub enum C1zError {
 
 impl C1zError {
     fn io(action: &'static str, path: &Path, source: io::Error) -> Self {
-        Self::Io { action, path: path.to_path_buf(), source }
+        Self::Io {
+            action,
+            path: path.to_path_buf(),
+            source,
+        }
     }
 }
 
@@ -124,6 +132,21 @@ pub struct SyncSummary {
     pub removed_sync_ids: Vec<String>,
     /// Size of the c1z file written.
     pub bytes: u64,
+    /// Where `finish` spent its time.
+    pub finish: FinishBreakdown,
+}
+
+/// What [`C1zWriter::finish`] did after the last row, and how long each step took.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FinishBreakdown {
+    /// Copying the live rows into a compact file after old runs were removed (zero otherwise).
+    pub compact: std::time::Duration,
+    /// Building the secondary indexes deferred during the bulk load.
+    pub index: std::time::Duration,
+    /// zstd into a temp file, fsync, rename.
+    pub publish: std::time::Duration,
+    /// Size of the SQLite database that was compressed.
+    pub db_bytes: u64,
 }
 
 /// `t` in Go's `2006-01-02 15:04:05.999999999` layout: the fraction without trailing zeros, and
@@ -169,7 +192,9 @@ fn decompress_c1z(path: &Path, dest: &Path) -> Result<(), C1zError> {
         }
     }
     if filled < magic.len() || &magic != C1Z_MAGIC {
-        return Err(C1zError::BadMagic { path: path.to_path_buf() });
+        return Err(C1zError::BadMagic {
+            path: path.to_path_buf(),
+        });
     }
     let mut out = std::fs::File::create(dest).map_err(|e| C1zError::io("create", dest, e))?;
     let mut decoder = zstd::stream::read::Decoder::new(io::BufReader::new(file))
@@ -182,9 +207,17 @@ fn decompress_c1z(path: &Path, dest: &Path) -> Result<(), C1zError> {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                return Err(C1zError::Truncated { path: path.to_path_buf(), source: e })
+                return Err(C1zError::Truncated {
+                    path: path.to_path_buf(),
+                    source: e,
+                })
             }
-            Err(e) => return Err(C1zError::Decompress { path: path.to_path_buf(), source: e }),
+            Err(e) => {
+                return Err(C1zError::Decompress {
+                    path: path.to_path_buf(),
+                    source: e,
+                })
+            }
         };
         io::Write::write_all(&mut out, &buf[..n]).map_err(|e| C1zError::io("write", dest, e))?;
     }
@@ -214,7 +247,10 @@ fn check_baton_tables(c1z: &Path, conn: &rusqlite::Connection) -> Result<(), C1z
             path: c1z.to_path_buf(),
             reason: format!("no {} table", schema::SYNC_RUNS),
         }),
-        Err(e) => Err(C1zError::NotSqlite { path: c1z.to_path_buf(), reason: e.to_string() }),
+        Err(e) => Err(C1zError::NotSqlite {
+            path: c1z.to_path_buf(),
+            reason: e.to_string(),
+        }),
     }
 }
 

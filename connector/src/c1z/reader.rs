@@ -29,17 +29,32 @@ impl C1zReader {
             .map_err(|e| C1zError::io("create a temp directory for", path, e))?;
         let db_path = workdir.path().join("sync.db");
         super::decompress_c1z(path, &db_path)?;
-        let conn = Connection::open_with_flags(&db_path, OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .map_err(|e| C1zError::NotSqlite { path: path.to_path_buf(), reason: e.to_string() })?;
+        let conn = Connection::open_with_flags(&db_path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(|e| {
+            C1zError::NotSqlite {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            }
+        })?;
         super::check_baton_tables(path, &conn)?;
-        Ok(Self { conn, _workdir: workdir })
+        Ok(Self {
+            conn,
+            _workdir: workdir,
+        })
     }
 
     /// Every sync run, oldest row first.
     pub fn sync_runs(&self) -> Result<Vec<SyncRun>, C1zError> {
         // Files from older SDKs may lack the newer columns; read them as their defaults.
-        let sync_type = if schema::has_column(&self.conn, SYNC_RUNS, "sync_type")? { "sync_type" } else { "'full'" };
-        let parent = if schema::has_column(&self.conn, SYNC_RUNS, "parent_sync_id")? { "parent_sync_id" } else { "''" };
+        let sync_type = if schema::has_column(&self.conn, SYNC_RUNS, "sync_type")? {
+            "sync_type"
+        } else {
+            "'full'"
+        };
+        let parent = if schema::has_column(&self.conn, SYNC_RUNS, "parent_sync_id")? {
+            "parent_sync_id"
+        } else {
+            "''"
+        };
         let mut stmt = self.conn.prepare(&format!(
             "select sync_id, cast(started_at as text), cast(ended_at as text), sync_token, {sync_type}, {parent} \
              from {SYNC_RUNS} order by id"
@@ -95,8 +110,12 @@ impl C1zReader {
     pub fn external_ids(&self, table: &str, sync_id: Option<&str>) -> Result<Vec<String>, C1zError> {
         let sync_id = self.resolve(sync_id)?;
         let table = known_table(table).ok_or(C1zError::SyncState("unknown table"))?;
-        let mut stmt = self.conn.prepare(&format!("select external_id from {table} where sync_id = ?1 order by id"))?;
-        let ids = stmt.query_map([sync_id], |row| row.get(0))?.collect::<Result<Vec<String>, _>>()?;
+        let mut stmt = self.conn.prepare(&format!(
+            "select external_id from {table} where sync_id = ?1 order by id"
+        ))?;
+        let ids = stmt
+            .query_map([sync_id], |row| row.get(0))?
+            .collect::<Result<Vec<String>, _>>()?;
         Ok(ids)
     }
 
@@ -110,19 +129,26 @@ impl C1zReader {
             Some(id) => {
                 let found = self
                     .conn
-                    .query_row(&format!("select sync_id from {SYNC_RUNS} where sync_id = ?1"), [id], |row| {
-                        row.get::<_, String>(0)
-                    })
+                    .query_row(
+                        &format!("select sync_id from {SYNC_RUNS} where sync_id = ?1"),
+                        [id],
+                        |row| row.get::<_, String>(0),
+                    )
                     .optional()?;
                 found.ok_or_else(|| C1zError::NoSync(Some(id.to_string())))
             }
-            None => self.latest_finished_full_sync()?.map(|r| r.sync_id).ok_or(C1zError::NoSync(None)),
+            None => self
+                .latest_finished_full_sync()?
+                .map(|r| r.sync_id)
+                .ok_or(C1zError::NoSync(None)),
         }
     }
 
     fn objects<M: Message + Default>(&self, table: &'static str, sync_id: Option<&str>) -> Result<Vec<M>, C1zError> {
         let sync_id = self.resolve(sync_id)?;
-        let mut stmt = self.conn.prepare(&format!("select id, data from {table} where sync_id = ?1 order by id"))?;
+        let mut stmt = self
+            .conn
+            .prepare(&format!("select id, data from {table} where sync_id = ?1 order by id"))?;
         let mut rows = stmt.query([sync_id])?;
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
@@ -135,5 +161,7 @@ impl C1zReader {
 }
 
 fn known_table(table: &str) -> Option<&'static str> {
-    [RESOURCE_TYPES, RESOURCES, ENTITLEMENTS, GRANTS, schema::ASSETS].into_iter().find(|t| *t == table)
+    [RESOURCE_TYPES, RESOURCES, ENTITLEMENTS, GRANTS, schema::ASSETS]
+        .into_iter()
+        .find(|t| *t == table)
 }

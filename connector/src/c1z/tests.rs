@@ -17,7 +17,11 @@ fn rt(id: &str) -> ResourceType {
 }
 
 fn res(kind: &str, id: &str) -> Resource {
-    Resource { id: Some(ResourceId::new(kind, id)), display_name: format!("{kind} {id}"), ..Default::default() }
+    Resource {
+        id: Some(ResourceId::new(kind, id)),
+        display_name: format!("{kind} {id}"),
+        ..Default::default()
+    }
 }
 
 fn ent(resource: &Resource, slug: &str) -> Entitlement {
@@ -36,7 +40,10 @@ fn grant(e: &Entitlement, principal: &ResourceId) -> Grant {
     Grant {
         id: format!("{}:{}:{}", e.id, principal.resource_type, principal.resource),
         entitlement: Some(e.clone()),
-        principal: Some(Resource { id: Some(principal.clone()), ..Default::default() }),
+        principal: Some(Resource {
+            id: Some(principal.clone()),
+            ..Default::default()
+        }),
         ..Default::default()
     }
 }
@@ -52,13 +59,17 @@ fn write_sync(path: &Path, users: &[&str]) -> SyncSummary {
     w.put_entitlement(&member).expect("ent");
     for u in users {
         w.put_resource(&res("user", u)).expect("user");
-        w.put_grant(&grant(&member, &ResourceId::new("user", *u))).expect("grant");
+        w.put_grant(&grant(&member, &ResourceId::new("user", *u)))
+            .expect("grant");
     }
     w.finish().expect("finish")
 }
 
 fn dir_entries(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir).expect("read dir").map(|e| e.expect("entry").path()).collect();
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("read dir")
+        .map(|e| e.expect("entry").path())
+        .collect();
     v.sort();
     v
 }
@@ -66,7 +77,11 @@ fn dir_entries(dir: &Path) -> Vec<PathBuf> {
 fn count(reader: &C1zReader, table: &str, sync_id: &str) -> i64 {
     reader
         .connection()
-        .query_row(&format!("select count(*) from {table} where sync_id = ?1"), [sync_id], |r| r.get(0))
+        .query_row(
+            &format!("select count(*) from {table} where sync_id = ?1"),
+            [sync_id],
+            |r| r.get(0),
+        )
         .expect("count")
 }
 
@@ -79,7 +94,10 @@ fn round_trip_equals_what_was_written() {
     assert!(ksuid::is_ksuid(&sync_id));
     let types = vec![rt("user"), rt("group")];
     let mut user = res("user", "u1");
-    user.annotations.push(proto::pack(&proto::UserTrait { login: "a@x.io".into(), ..Default::default() }));
+    user.annotations.push(proto::pack(&proto::UserTrait {
+        login: "a@x.io".into(),
+        ..Default::default()
+    }));
     let group = res("group", "g1");
     let e = ent(&group, "member");
     let g = grant(&e, &ResourceId::new("user", "u1"));
@@ -92,7 +110,15 @@ fn round_trip_equals_what_was_written() {
     w.put_grant(&g).expect("grant");
     let summary = w.finish().expect("finish");
     assert_eq!(summary.sync_id, sync_id);
-    assert_eq!((summary.resource_types, summary.resources, summary.entitlements, summary.grants), (2, 2, 1, 1));
+    assert_eq!(
+        (
+            summary.resource_types,
+            summary.resources,
+            summary.entitlements,
+            summary.grants
+        ),
+        (2, 2, 1, 1)
+    );
     assert!(summary.removed_sync_ids.is_empty());
 
     let bytes = std::fs::read(&path).expect("read");
@@ -113,14 +139,27 @@ fn round_trip_equals_what_was_written() {
     assert_eq!(r.grants(Some(&sync_id)).expect("grants"), vec![g]);
 
     // The id columns readers key on.
-    assert_eq!(r.external_ids("v1_resources", None).expect("ids"), vec!["user:u1", "group:g1"]);
+    assert_eq!(
+        r.external_ids("v1_resources", None).expect("ids"),
+        vec!["user:u1", "group:g1"]
+    );
     let row: (String, String, String, String, String, String, i64) = r
         .connection()
         .query_row(
             "select resource_type_id, resource_id, entitlement_id, principal_resource_type_id, \
              principal_resource_id, external_id, needs_expansion from v1_grants",
             [],
-            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?, row.get(6)?)),
+            |row| {
+                Ok((
+                    row.get(0)?,
+                    row.get(1)?,
+                    row.get(2)?,
+                    row.get(3)?,
+                    row.get(4)?,
+                    row.get(5)?,
+                    row.get(6)?,
+                ))
+            },
         )
         .expect("grant row");
     assert_eq!(
@@ -137,7 +176,9 @@ fn round_trip_equals_what_was_written() {
     );
     let (supports_diff, backfilled): (i64, i64) = r
         .connection()
-        .query_row("select supports_diff, grants_backfilled from v1_sync_runs", [], |row| Ok((row.get(0)?, row.get(1)?)))
+        .query_row("select supports_diff, grants_backfilled from v1_sync_runs", [], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
         .expect("flags");
     assert_eq!((supports_diff, backfilled), (1, 1));
 }
@@ -156,10 +197,17 @@ fn three_syncs_leave_the_newest_two() {
     let ids: Vec<String> = r.sync_runs().expect("runs").into_iter().map(|s| s.sync_id).collect();
     assert_eq!(ids, vec![second.sync_id.clone(), third.sync_id.clone()]);
     for table in ["v1_resource_types", "v1_resources", "v1_entitlements", "v1_grants"] {
-        assert_eq!(count(&r, table, &first.sync_id), 0, "{table} still holds the oldest run");
+        assert_eq!(
+            count(&r, table, &first.sync_id),
+            0,
+            "{table} still holds the oldest run"
+        );
     }
     // The default view is the newest run; the previous one is still readable for `baton diff`.
-    assert_eq!(r.latest_finished_full_sync().expect("latest").map(|s| s.sync_id), Some(third.sync_id.clone()));
+    assert_eq!(
+        r.latest_finished_full_sync().expect("latest").map(|s| s.sync_id),
+        Some(third.sync_id.clone())
+    );
     assert_eq!(r.grants(None).expect("grants").len(), 3);
     assert_eq!(r.grants(Some(&second.sync_id)).expect("grants").len(), 2);
     assert!(matches!(r.grants(Some(&first.sync_id)), Err(C1zError::NoSync(Some(_)))));
@@ -177,7 +225,10 @@ fn dropped_writer_leaves_the_previous_file_byte_identical() {
         let mut w = C1zWriter::open(&path).expect("open");
         w.start_sync().expect("start");
         w.put_resource(&res("user", "zzz")).expect("user");
-        assert!(dir_entries(dir.path()).len() > 1, "work files live beside the target while syncing");
+        assert!(
+            dir_entries(dir.path()).len() > 1,
+            "work files live beside the target while syncing"
+        );
         // Dropped here without finish, as on an error or a panic mid-sync.
     }
     assert_eq!(std::fs::read(&path).expect("read"), before);
@@ -225,7 +276,8 @@ fn many_rows_span_several_transactions() {
     let e = ent(&res("group", "g"), "member");
     let n = ROWS_PER_TRANSACTION * 2 + 17;
     for i in 0..n {
-        w.put_grant(&grant(&e, &ResourceId::new("user", format!("u{i}")))).expect("grant");
+        w.put_grant(&grant(&e, &ResourceId::new("user", format!("u{i}"))))
+            .expect("grant");
     }
     let summary = w.finish().expect("finish");
     assert_eq!(summary.grants, n as u64);
@@ -241,10 +293,26 @@ fn misuse_and_missing_fields_are_errors() {
     assert!(matches!(w.put_resource(&res("user", "u")), Err(C1zError::SyncState(_))));
     w.start_sync().expect("start");
     assert!(matches!(w.start_sync(), Err(C1zError::SyncState(_))));
-    assert!(matches!(w.put_resource(&Resource::default()), Err(C1zError::MissingField { .. })));
-    let no_principal = Grant { id: "x".into(), entitlement: Some(ent(&res("g", "1"), "m")), ..Default::default() };
-    assert!(matches!(w.put_grant(&no_principal), Err(C1zError::MissingField { field: "principal.id", .. })));
-    assert!(matches!(w.put_entitlement(&Entitlement::default()), Err(C1zError::MissingField { .. })));
+    assert!(matches!(
+        w.put_resource(&Resource::default()),
+        Err(C1zError::MissingField { .. })
+    ));
+    let no_principal = Grant {
+        id: "x".into(),
+        entitlement: Some(ent(&res("g", "1"), "m")),
+        ..Default::default()
+    };
+    assert!(matches!(
+        w.put_grant(&no_principal),
+        Err(C1zError::MissingField {
+            field: "principal.id",
+            ..
+        })
+    ));
+    assert!(matches!(
+        w.put_entitlement(&Entitlement::default()),
+        Err(C1zError::MissingField { .. })
+    ));
     let unstarted = C1zWriter::open(&dir.path().join("other.c1z")).expect("open");
     assert!(matches!(unstarted.finish(), Err(C1zError::SyncState(_))));
     assert!(!dir.path().join("other.c1z").exists());
@@ -288,7 +356,10 @@ fn bad_inputs_give_clear_errors() {
     assert!(matches!(err, C1zError::Truncated { .. }), "{err}");
     assert!(err.to_string().contains("truncated"), "{err}");
 
-    let garbage = write("garbage.c1z", &[C1Z_MAGIC.as_slice(), b"this is not zstd at all, just text"].concat());
+    let garbage = write(
+        "garbage.c1z",
+        &[C1Z_MAGIC.as_slice(), b"this is not zstd at all, just text"].concat(),
+    );
     let err = C1zReader::open(&garbage).expect_err("garbage");
     assert!(matches!(err, C1zError::Decompress { .. }), "{err}");
 
@@ -342,8 +413,64 @@ fn older_schema_files_are_migrated_on_write() {
 #[test]
 fn go_time_layout() {
     use time::macros::datetime;
-    assert_eq!(format_go_time(datetime!(2006-01-02 15:04:05 UTC)), "2006-01-02 15:04:05");
-    assert_eq!(format_go_time(datetime!(2006-01-02 15:04:05.5 UTC)), "2006-01-02 15:04:05.5");
-    assert_eq!(format_go_time(datetime!(2006-01-02 15:04:05.000000123 UTC)), "2006-01-02 15:04:05.000000123");
-    assert_eq!(format_go_time(datetime!(2006-01-02 17:04:05.25 +2)), "2006-01-02 15:04:05.25");
+    assert_eq!(
+        format_go_time(datetime!(2006-01-02 15:04:05 UTC)),
+        "2006-01-02 15:04:05"
+    );
+    assert_eq!(
+        format_go_time(datetime!(2006-01-02 15:04:05.5 UTC)),
+        "2006-01-02 15:04:05.5"
+    );
+    assert_eq!(
+        format_go_time(datetime!(2006-01-02 15:04:05.000000123 UTC)),
+        "2006-01-02 15:04:05.000000123"
+    );
+    assert_eq!(
+        format_go_time(datetime!(2006-01-02 17:04:05.25 +2)),
+        "2006-01-02 15:04:05.25"
+    );
+}
+
+fn index_names(reader: &C1zReader) -> Vec<String> {
+    let mut names: Vec<String> = reader
+        .connection()
+        .prepare("select name from sqlite_master where type = 'index' and sql is not null")
+        .expect("prepare")
+        .query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("names");
+    names.sort();
+    names
+}
+
+#[test]
+fn deferred_indexes_are_all_in_the_published_file() {
+    // The writer drops the non-unique indexes for the bulk load and builds them in `finish`:
+    // every sync, first, second and compacting third, must publish the full set.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("sync.c1z");
+    let fresh = tempfile::tempdir().expect("tempdir");
+    let reference = rusqlite::Connection::open(fresh.path().join("ref.db")).expect("open");
+    schema::ensure(&reference).expect("schema");
+    let mut expected: Vec<String> = reference
+        .prepare("select name from sqlite_master where type = 'index' and sql is not null")
+        .expect("prepare")
+        .query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("names");
+    expected.sort();
+    assert!(expected.iter().any(|n| n == "idx_grants_principal_id_v1"));
+    for users in [&["a"][..], &["a", "b"], &["b", "c"]] {
+        write_sync(&path, users);
+        let r = C1zReader::open(&path).expect("reader");
+        assert_eq!(index_names(&r), expected);
+        // The rebuilt indexes are consistent with the rows.
+        let check: String = r
+            .connection()
+            .query_row("pragma integrity_check", [], |row| row.get(0))
+            .expect("integrity");
+        assert_eq!(check, "ok");
+    }
 }

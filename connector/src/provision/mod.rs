@@ -62,7 +62,12 @@ impl Outcome {
             Value::Object(m) => m,
             _ => Map::new(),
         };
-        Outcome { operation, result, message, details }
+        Outcome {
+            operation,
+            result,
+            message,
+            details,
+        }
     }
 }
 
@@ -96,12 +101,22 @@ pub async fn execute(client: &ScimClient, op: &Operation) -> Result<Outcome, Pro
     match op {
         Operation::CreateAccount(account) => create_account(client, account).await,
         Operation::DeleteUser { user_id } => delete_user(client, user_id).await,
-        Operation::Grant { target: Target::Role(role), user_id } => grant_role(client, user_id, role).await,
-        Operation::Revoke { target: Target::Role(role), user_id } => revoke_role(client, user_id, role).await,
-        Operation::Grant { target: Target::GroupMember(group), user_id } => grant_group(client, group, user_id).await,
-        Operation::Revoke { target: Target::GroupMember(group), user_id } => {
-            revoke_group(client, group, user_id).await
-        }
+        Operation::Grant {
+            target: Target::Role(role),
+            user_id,
+        } => grant_role(client, user_id, role).await,
+        Operation::Revoke {
+            target: Target::Role(role),
+            user_id,
+        } => revoke_role(client, user_id, role).await,
+        Operation::Grant {
+            target: Target::GroupMember(group),
+            user_id,
+        } => grant_group(client, group, user_id).await,
+        Operation::Revoke {
+            target: Target::GroupMember(group),
+            user_id,
+        } => revoke_group(client, group, user_id).await,
     }
 }
 
@@ -142,17 +157,28 @@ async fn find_by_email(client: &ScimClient, email: &str) -> Result<Option<ScimUs
         return Err(unexpected("GET /Users?filter=userName eq ...", &reply));
     }
     let page: ListResponse<ScimUser> = reply.json("GET /Users?filter=...")?;
-    Ok(page.resources.into_iter().find(|u| u.user_name.eq_ignore_ascii_case(email)))
+    Ok(page
+        .resources
+        .into_iter()
+        .find(|u| u.user_name.eq_ignore_ascii_case(email)))
 }
 
 fn unexpected(request: &str, reply: &Reply) -> ProvisionError {
-    ProvisionError::Scim(ScimError::Http { request: request.to_owned(), status: reply.status, detail: reply.detail() })
+    ProvisionError::Scim(ScimError::Http {
+        request: request.to_owned(),
+        status: reply.status,
+        detail: reply.detail(),
+    })
 }
 
 /// A 4xx answer to a write: Notion said no, with its reason.
 fn refused(what: &str, reply: &Reply) -> ProvisionError {
     let kind = reply.scim_type().map(|t| format!(" ({t})")).unwrap_or_default();
-    ProvisionError::Refused(format!("Notion refused to {what}: HTTP {}{kind}: {}", reply.status, reply.detail()))
+    ProvisionError::Refused(format!(
+        "Notion refused to {what}: HTTP {}{kind}: {}",
+        reply.status,
+        reply.detail()
+    ))
 }
 
 fn user_summary(user: &ScimUser) -> Value {
@@ -171,7 +197,10 @@ async fn create_account(client: &ScimClient, account: &NewAccount) -> Result<Out
         return Ok(Outcome::new(
             OP,
             Effect::AlreadyExists,
-            format!("{} is already a member of the workspace; nothing was created", account.email),
+            format!(
+                "{} is already a member of the workspace; nothing was created",
+                account.email
+            ),
             json!({ "user": user_summary(&existing) }),
         ));
     }
@@ -201,11 +230,18 @@ async fn create_account(client: &ScimClient, account: &NewAccount) -> Result<Out
                 return finish_create(client, account, user, Effect::Created).await;
             }
         }
-        match client.send(Method::POST, "/Users", Some(&body), Resend::OnlyUnprocessed).await {
+        match client
+            .send(Method::POST, "/Users", Some(&body), Resend::OnlyUnprocessed)
+            .await
+        {
             Ok(reply) if reply.is_success() => match reply.json::<ScimUser>("POST /Users") {
                 Ok(user) => {
                     let reused = user_was_reused(&user, account);
-                    let result = if reused { Effect::ReusedExistingAccount } else { Effect::Created };
+                    let result = if reused {
+                        Effect::ReusedExistingAccount
+                    } else {
+                        Effect::Created
+                    };
                     return finish_create(client, account, user, result).await;
                 }
                 // Carried out, but the answer can't be read: the lookup above tells the rest.
@@ -221,7 +257,10 @@ async fn create_account(client: &ScimClient, account: &NewAccount) -> Result<Out
                     Some(user) => Ok(Outcome::new(
                         OP,
                         Effect::AlreadyExists,
-                        format!("{} is already a member of the workspace (Notion answered 409)", account.email),
+                        format!(
+                            "{} is already a member of the workspace (Notion answered 409)",
+                            account.email
+                        ),
                         json!({ "user": user_summary(&user) }),
                     )),
                     None => Err(refused(&format!("add {}", account.email), &reply)),
@@ -269,9 +308,19 @@ async fn finish_create(
             "Notion added the existing Notion account of {} to the workspace (id {}); it keeps its own name",
             account.email, user.id
         ),
-        _ => format!("added {} to the workspace as {} (id {})", account.email, model::workspace_role(&user), user.id),
+        _ => format!(
+            "added {} to the workspace as {} (id {})",
+            account.email,
+            model::workspace_role(&user),
+            user.id
+        ),
     };
-    Ok(Outcome::new("create_account", result, message, json!({ "user": user_summary(&user) })))
+    Ok(Outcome::new(
+        "create_account",
+        result,
+        message,
+        json!({ "user": user_summary(&user) }),
+    ))
 }
 
 async fn set_role(client: &ScimClient, user_id: &str, role: &str) -> Result<ScimUser, ProvisionError> {
@@ -298,7 +347,12 @@ async fn delete_user(client: &ScimClient, user_id: &str) -> Result<Outcome, Prov
     const OP: &str = "delete_resource";
     let details = json!({ "resource_type": "user", "resource_id": user_id });
     if get_user(client, user_id).await?.is_none() {
-        return Ok(Outcome::new(OP, Effect::AlreadyDeleted, format!("user {user_id} is not in the workspace"), details));
+        return Ok(Outcome::new(
+            OP,
+            Effect::AlreadyDeleted,
+            format!("user {user_id} is not in the workspace"),
+            details,
+        ));
     }
     let path = user_path(user_id);
     match client.send(Method::DELETE, &path, None, Resend::Always).await {
@@ -315,7 +369,12 @@ async fn delete_user(client: &ScimClient, user_id: &str) -> Result<Outcome, Prov
     }
     // baton-notion's rule: a deletion counts only once the user reads back as 404.
     match get_user(client, user_id).await? {
-        None => Ok(Outcome::new(OP, Effect::Deleted, format!("removed user {user_id} from the workspace"), details)),
+        None => Ok(Outcome::new(
+            OP,
+            Effect::Deleted,
+            format!("removed user {user_id} from the workspace"),
+            details,
+        )),
         Some(_) => Err(ProvisionError::Unconfirmed(format!(
             "DELETE of user {user_id} was answered, but the user still reads back"
         ))),
@@ -332,9 +391,15 @@ async fn grant_role(client: &ScimClient, user_id: &str, role: &str) -> Result<Ou
     let entitlement = Target::Role(role.to_owned()).entitlement_id();
     let user = user_or_not_found(client, user_id).await?;
     let previous = model::workspace_role(&user).to_owned();
-    let details = json!({ "entitlement": entitlement, "principal": format!("user:{user_id}"), "previous_role": previous });
+    let details =
+        json!({ "entitlement": entitlement, "principal": format!("user:{user_id}"), "previous_role": previous });
     if previous == role {
-        return Ok(Outcome::new("grant", Effect::AlreadyGranted, format!("{user_id} already has the role {role}"), details));
+        return Ok(Outcome::new(
+            "grant",
+            Effect::AlreadyGranted,
+            format!("{user_id} already has the role {role}"),
+            details,
+        ));
     }
     set_role(client, user_id, role).await?;
     Ok(Outcome::new(
@@ -349,7 +414,12 @@ async fn revoke_role(client: &ScimClient, user_id: &str, role: &str) -> Result<O
     let grant = format!("{}:user:{user_id}", Target::Role(role.to_owned()).entitlement_id());
     let details = json!({ "grant": grant });
     let Some(user) = get_user(client, user_id).await? else {
-        return Ok(Outcome::new("revoke", Effect::AlreadyRevoked, format!("user {user_id} is not in the workspace"), details));
+        return Ok(Outcome::new(
+            "revoke",
+            Effect::AlreadyRevoked,
+            format!("user {user_id} is not in the workspace"),
+            details,
+        ));
     };
     let current = model::workspace_role(&user).to_owned();
     if current != role {
@@ -375,12 +445,17 @@ async fn revoke_role(client: &ScimClient, user_id: &str, role: &str) -> Result<O
 }
 
 fn holds(group: &ScimGroup, user_id: &str) -> Option<bool> {
-    group.members.as_ref().map(|m| m.iter().any(|x| x.value.eq_ignore_ascii_case(user_id)))
+    group
+        .members
+        .as_ref()
+        .map(|m| m.iter().any(|x| x.value.eq_ignore_ascii_case(user_id)))
 }
 
 async fn patch_members(client: &ScimClient, group_id: &str, operation: Value) -> Result<Reply, ProvisionError> {
     let body = json!({ "schemas": [PATCH_SCHEMA], "Operations": [operation] });
-    Ok(client.send(Method::PATCH, &group_path(group_id), Some(&body), Resend::Always).await?)
+    Ok(client
+        .send(Method::PATCH, &group_path(group_id), Some(&body), Resend::Always)
+        .await?)
 }
 
 async fn grant_group(client: &ScimClient, group_id: &str, user_id: &str) -> Result<Outcome, ProvisionError> {
@@ -398,9 +473,12 @@ async fn grant_group(client: &ScimClient, group_id: &str, user_id: &str) -> Resu
         ));
     }
     user_or_not_found(client, user_id).await?;
-    let reply =
-        patch_members(client, group_id, json!({ "op": "add", "path": "members", "value": [{ "value": user_id }] }))
-            .await?;
+    let reply = patch_members(
+        client,
+        group_id,
+        json!({ "op": "add", "path": "members", "value": [{ "value": user_id }] }),
+    )
+    .await?;
     match reply.status {
         200..=299 => Ok(Outcome::new(
             "grant",
@@ -408,16 +486,26 @@ async fn grant_group(client: &ScimClient, group_id: &str, user_id: &str) -> Resu
             format!("{user_id} is now a member of {:?}", group.display_name),
             details,
         )),
-        404 => Err(ProvisionError::NotFound(format!("no group {group_id} in the workspace"))),
+        404 => Err(ProvisionError::NotFound(format!(
+            "no group {group_id} in the workspace"
+        ))),
         _ => Err(refused(&format!("add {user_id} to group {group_id}"), &reply)),
     }
 }
 
 async fn revoke_group(client: &ScimClient, group_id: &str, user_id: &str) -> Result<Outcome, ProvisionError> {
-    let grant = format!("{}:user:{user_id}", Target::GroupMember(group_id.to_owned()).entitlement_id());
+    let grant = format!(
+        "{}:user:{user_id}",
+        Target::GroupMember(group_id.to_owned()).entitlement_id()
+    );
     let details = json!({ "grant": grant });
     let Some(group) = get_group(client, group_id).await? else {
-        return Ok(Outcome::new("revoke", Effect::AlreadyRevoked, format!("no group {group_id}: nothing to revoke"), details));
+        return Ok(Outcome::new(
+            "revoke",
+            Effect::AlreadyRevoked,
+            format!("no group {group_id}: nothing to revoke"),
+            details,
+        ));
     };
     if holds(&group, user_id) == Some(false) {
         return Ok(Outcome::new(
@@ -436,7 +524,12 @@ async fn revoke_group(client: &ScimClient, group_id: &str, user_id: &str) -> Res
         200..=299 => {}
         _ if gone => {}
         404 => {
-            return Ok(Outcome::new("revoke", Effect::AlreadyRevoked, format!("group {group_id} is gone"), details))
+            return Ok(Outcome::new(
+                "revoke",
+                Effect::AlreadyRevoked,
+                format!("group {group_id} is gone"),
+                details,
+            ))
         }
         _ => return Err(refused(&format!("remove {user_id} from group {group_id}"), &reply)),
     }

@@ -57,7 +57,11 @@ fn invalid(message: impl Into<String>) -> InvalidRequest {
 fn parse_uuid(what: &str, id: &str) -> Result<String, InvalidRequest> {
     uuid::Uuid::parse_str(id)
         .map(|u| u.hyphenated().to_string())
-        .map_err(|_| invalid(format!("{what} {id:?} is not a Notion id (a UUID such as 3f2b9c1e-...)")))
+        .map_err(|_| {
+            invalid(format!(
+                "{what} {id:?} is not a Notion id (a UUID such as 3f2b9c1e-...)"
+            ))
+        })
 }
 
 /// Parses an entitlement id: `role:<role>:assigned` or `group:<group id>:member`.
@@ -84,7 +88,9 @@ pub fn parse_grant(id: &str) -> Result<(Target, String), InvalidRequest> {
     let (entitlement, principal) = id.rsplit_once(':').ok_or_else(bad)?;
     let (entitlement, principal_type) = entitlement.rsplit_once(':').ok_or_else(bad)?;
     if principal_type != USER {
-        return Err(invalid(format!("grant {id:?}: only users hold Notion entitlements, not {principal_type:?}")));
+        return Err(invalid(format!(
+            "grant {id:?}: only users hold Notion entitlements, not {principal_type:?}"
+        )));
     }
     Ok((parse_entitlement(entitlement)?, parse_uuid("user id", principal)?))
 }
@@ -112,7 +118,10 @@ pub fn parse_delete(id: &str, resource_type: &str) -> Result<String, InvalidRequ
 fn valid_email(email: &str) -> bool {
     match email.split_once('@') {
         Some((local, domain)) => {
-            !local.is_empty() && domain.contains('.') && !domain.contains('@') && !email.chars().any(char::is_whitespace)
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.contains('@')
+                && !email.chars().any(char::is_whitespace)
         }
         None => false,
     }
@@ -126,8 +135,8 @@ pub fn parse_new_account(
     login: Option<&str>,
     email_flag: Option<&str>,
 ) -> Result<NewAccount, InvalidRequest> {
-    let value: Value = serde_json::from_str(profile)
-        .map_err(|e| invalid(format!("--create-account-profile is not JSON: {e}")))?;
+    let value: Value =
+        serde_json::from_str(profile).map_err(|e| invalid(format!("--create-account-profile is not JSON: {e}")))?;
     let Value::Object(fields) = value else {
         return Err(invalid("--create-account-profile must be a JSON object"));
     };
@@ -151,7 +160,12 @@ pub fn parse_new_account(
     let email = match emails.as_slice() {
         [] => return Err(invalid("the profile needs email (or --create-account-email)")),
         [one] => one.clone(),
-        many => return Err(invalid(format!("the email is given differently in several places: {}", many.join(", ")))),
+        many => {
+            return Err(invalid(format!(
+                "the email is given differently in several places: {}",
+                many.join(", ")
+            )))
+        }
     };
     if !valid_email(&email) {
         return Err(invalid(format!("{email:?} is not an email address")));
@@ -163,7 +177,12 @@ pub fn parse_new_account(
             None => return Err(invalid(format!("unknown workspace_role {r:?}"))),
         },
     };
-    Ok(NewAccount { first_name, last_name, email, workspace_role })
+    Ok(NewAccount {
+        first_name,
+        last_name,
+        email,
+        workspace_role,
+    })
 }
 
 #[cfg(test)]
@@ -174,13 +193,28 @@ mod tests {
 
     #[test]
     fn entitlements_parse_or_say_why_not() {
-        assert_eq!(parse_entitlement("role:owner:assigned"), Ok(Target::Role("owner".into())));
-        assert_eq!(parse_entitlement(&format!("group:{UID}:member")), Ok(Target::GroupMember(UID.into())));
-        for bad in ["role:admin:assigned", "role:owner:member", "group:nope:member", "team:x:member", "role:owner"] {
+        assert_eq!(
+            parse_entitlement("role:owner:assigned"),
+            Ok(Target::Role("owner".into()))
+        );
+        assert_eq!(
+            parse_entitlement(&format!("group:{UID}:member")),
+            Ok(Target::GroupMember(UID.into()))
+        );
+        for bad in [
+            "role:admin:assigned",
+            "role:owner:member",
+            "group:nope:member",
+            "team:x:member",
+            "role:owner",
+        ] {
             assert!(parse_entitlement(bad).is_err(), "{bad}");
         }
         let upper = UID.to_uppercase();
-        assert_eq!(parse_entitlement(&format!("group:{upper}:member")), Ok(Target::GroupMember(UID.into())));
+        assert_eq!(
+            parse_entitlement(&format!("group:{upper}:member")),
+            Ok(Target::GroupMember(UID.into()))
+        );
     }
 
     #[test]
@@ -203,22 +237,44 @@ mod tests {
 
     #[test]
     fn profiles_need_names_and_one_email() {
-        let ok = parse_new_account(r#"{"first_name":"Ann","last_name":"Lee","email":"Ann@X.com"}"#, None, None);
+        let ok = parse_new_account(
+            r#"{"first_name":"Ann","last_name":"Lee","email":"Ann@X.com"}"#,
+            None,
+            None,
+        );
         assert_eq!(
             ok,
-            Ok(NewAccount { first_name: "Ann".into(), last_name: "Lee".into(), email: "ann@x.com".into(), workspace_role: None })
+            Ok(NewAccount {
+                first_name: "Ann".into(),
+                last_name: "Lee".into(),
+                email: "ann@x.com".into(),
+                workspace_role: None
+            })
         );
         let with_role = parse_new_account(
             r#"{"first_name":"A","last_name":"B","workspace_role":"membership_admin"}"#,
             None,
             Some("a@b.co"),
         );
-        assert_eq!(with_role.map(|a| (a.email, a.workspace_role)), Ok(("a@b.co".into(), Some("membership_admin".into()))));
+        assert_eq!(
+            with_role.map(|a| (a.email, a.workspace_role)),
+            Ok(("a@b.co".into(), Some("membership_admin".into())))
+        );
         assert!(parse_new_account(r#"{"first_name":"A","last_name":"B"}"#, None, None).is_err());
         assert!(parse_new_account(r#"{"first_name":"A","email":"a@b.co"}"#, None, None).is_err());
         assert!(parse_new_account(r#"{"first_name":"A","last_name":"B","email":"x"}"#, None, None).is_err());
-        assert!(parse_new_account(r#"{"first_name":"A","last_name":"B","email":"a@b.co"}"#, Some("c@d.co"), None).is_err());
-        assert!(parse_new_account(r#"{"first_name":"A","last_name":"B","email":"a@b.co","workspace_role":"boss"}"#, None, None).is_err());
+        assert!(parse_new_account(
+            r#"{"first_name":"A","last_name":"B","email":"a@b.co"}"#,
+            Some("c@d.co"),
+            None
+        )
+        .is_err());
+        assert!(parse_new_account(
+            r#"{"first_name":"A","last_name":"B","email":"a@b.co","workspace_role":"boss"}"#,
+            None,
+            None
+        )
+        .is_err());
         assert!(parse_new_account("[1]", None, None).is_err());
         assert!(parse_new_account("{", None, None).is_err());
     }

@@ -349,8 +349,10 @@ impl ScimClient {
     async fn get_json<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<T, ScimError> {
         let url = format!("{}{}", self.inner.base_url, path);
         let request = describe("GET", path, query);
-        self.with_retries(&request, Resend::Always, async || self.attempt(&url, &request, query).await)
-            .await
+        self.with_retries(&request, Resend::Always, async || {
+            self.attempt(&url, &request, query).await
+        })
+        .await
     }
 
     /// Sends a write (`POST`, `PUT`, `PATCH`, `DELETE`) with an optional JSON body and returns the
@@ -365,7 +367,10 @@ impl ScimClient {
     ) -> Result<Reply, ScimError> {
         let url = format!("{}{}", self.inner.base_url, path);
         let request = describe(method.as_str(), path, &[]);
-        let body = body.map(serde_json::to_vec).transpose().map_err(|e| ScimError::Setup(e.to_string()))?;
+        let body = body
+            .map(serde_json::to_vec)
+            .transpose()
+            .map_err(|e| ScimError::Setup(e.to_string()))?;
         self.with_retries(&request, resend, async || {
             self.attempt_write(method.clone(), &url, &request, body.clone()).await
         })
@@ -402,7 +407,10 @@ impl ScimClient {
             };
             let unprocessed = matches!(failure, Failure::RateLimited { .. } | Failure::Connect(_));
             if resend == Resend::OnlyUnprocessed && !unprocessed {
-                return Err(ScimError::Indeterminate { request: request.to_owned(), last: failure });
+                return Err(ScimError::Indeterminate {
+                    request: request.to_owned(),
+                    last: failure,
+                });
             }
             if retries >= self.inner.retry.max_retries {
                 return Err(ScimError::RetriesExhausted {
@@ -435,7 +443,9 @@ impl ScimClient {
     ) -> Result<Reply, Attempt> {
         let mut builder = self.inner.http.request(method, url);
         if let Some(body) = body {
-            builder = builder.header(reqwest::header::CONTENT_TYPE, "application/scim+json").body(body);
+            builder = builder
+                .header(reqwest::header::CONTENT_TYPE, "application/scim+json")
+                .body(body);
         }
         self.reply_of(builder, request).await
     }
@@ -455,14 +465,23 @@ impl ScimClient {
                 Failure::RateLimited { retry_after },
                 retry_after.map(|s| self.inner.retry.retry_after(s)),
             )),
-            408 | 500 | 502..=504 | 506..=599 => {
-                Err(Attempt::Retry(Failure::Status { status, detail: error_detail(&body) }, None))
-            }
+            408 | 500 | 502..=504 | 506..=599 => Err(Attempt::Retry(
+                Failure::Status {
+                    status,
+                    detail: error_detail(&body),
+                },
+                None,
+            )),
             _ => Ok(Reply { status, body }),
         }
     }
 
-    async fn attempt<T: DeserializeOwned>(&self, url: &str, request: &str, query: &[(&str, String)]) -> Result<T, Attempt> {
+    async fn attempt<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        request: &str,
+        query: &[(&str, String)],
+    ) -> Result<T, Attempt> {
         let started = std::time::Instant::now();
         let response = self
             .inner
@@ -573,7 +592,10 @@ fn refusal_or_forbidden(request: &str, body: &[u8]) -> ScimError {
     if request.starts_with("GET ") {
         return ScimError::Forbidden;
     }
-    ScimError::Refused { request: request.to_owned(), detail: error_detail(body) }
+    ScimError::Refused {
+        request: request.to_owned(),
+        detail: error_detail(body),
+    }
 }
 
 /// Group ids are UUIDs, but a path segment is escaped all the same.

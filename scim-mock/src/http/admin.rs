@@ -59,7 +59,11 @@ async fn reset(State(state): State<AppState>) -> StatusCode {
 }
 
 async fn reseed(State(state): State<AppState>, body: Bytes) -> Result<Response, ScimError> {
-    let spec: SeedSpec = if body.is_empty() { SeedSpec::default() } else { from_body(&body)? };
+    let spec: SeedSpec = if body.is_empty() {
+        SeedSpec::default()
+    } else {
+        from_body(&body)?
+    };
     let secret = state.org.read().tokens.first().map(|t| t.secret.clone());
     let org = seed::generate(&spec, secret.as_deref());
     *state.initial.lock() = org.clone();
@@ -80,7 +84,11 @@ fn token_id(state: &AppState, q: &TokenQuery) -> Result<String, ScimError> {
     match &q.token {
         Some(id) if org.tokens.iter().any(|t| &t.id == id) => Ok(id.clone()),
         Some(id) => Err(ScimError::NotFound(format!("no token {id}"))),
-        None => org.tokens.first().map(|t| t.id.clone()).ok_or_else(|| ScimError::NotFound("the org has no token".into())),
+        None => org
+            .tokens
+            .first()
+            .map(|t| t.id.clone())
+            .ok_or_else(|| ScimError::NotFound("the org has no token".into())),
     }
 }
 
@@ -89,7 +97,11 @@ async fn get_faults(State(state): State<AppState>, Query(q): Query<TokenQuery>) 
     respond(&state, &state.faults.get(&id))
 }
 
-async fn put_faults(State(state): State<AppState>, Query(q): Query<TokenQuery>, body: Bytes) -> Result<Response, ScimError> {
+async fn put_faults(
+    State(state): State<AppState>,
+    Query(q): Query<TokenQuery>,
+    body: Bytes,
+) -> Result<Response, ScimError> {
     let id = token_id(&state, &q)?;
     let settings: FaultSettings = from_body(&body)?;
     state.faults.set(&id, settings);
@@ -112,7 +124,8 @@ async fn get_quirks(State(state): State<AppState>) -> Result<Response, ScimError
 
 async fn put_quirks(State(state): State<AppState>, body: Bytes) -> Result<Response, ScimError> {
     // Unnamed switches keep their current values.
-    let mut current = serde_json::to_value(state.quirks.read().clone()).map_err(|e| ScimError::InvalidValue(e.to_string()))?;
+    let mut current =
+        serde_json::to_value(state.quirks.read().clone()).map_err(|e| ScimError::InvalidValue(e.to_string()))?;
     let serde_json::Value::Object(changes) = parse_json(&body)? else {
         return Err(ScimError::InvalidSyntax("quirks are a JSON object".into()));
     };
@@ -126,7 +139,11 @@ async fn put_quirks(State(state): State<AppState>, body: Bytes) -> Result<Respon
 
 async fn revoke(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ScimError> {
     let mut org = state.org.write();
-    let token = org.tokens.iter_mut().find(|t| t.id == id).ok_or_else(|| ScimError::NotFound(format!("no token {id}")))?;
+    let token = org
+        .tokens
+        .iter_mut()
+        .find(|t| t.id == id)
+        .ok_or_else(|| ScimError::NotFound(format!("no token {id}")))?;
     token.revoked = true;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -74,7 +74,10 @@ pub(crate) async fn resource_types(State(state): State<AppState>) -> Response {
     respond(&state, &list_of(resource_type_docs().to_vec()))
 }
 
-pub(crate) async fn resource_type(State(state): State<AppState>, Path(name): Path<String>) -> Result<Response, ScimError> {
+pub(crate) async fn resource_type(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, ScimError> {
     let doc = resource_type_docs()
         .into_iter()
         .find(|d| d["id"].as_str().is_some_and(|id| id.eq_ignore_ascii_case(&name)))
@@ -120,9 +123,16 @@ fn schema_docs() -> [Value; 4] {
         schema(
             GROUP_SCHEMA,
             "Group",
-            vec![attr("displayName", "string", false, true), attr("members", "complex", true, false)],
+            vec![
+                attr("displayName", "string", false, true),
+                attr("members", "complex", true, false),
+            ],
         ),
-        schema(NOTION_USER_EXT, "NotionUser", vec![attr("role", "string", false, false)]),
+        schema(
+            NOTION_USER_EXT,
+            "NotionUser",
+            vec![attr("role", "string", false, false)],
+        ),
         schema(
             ENTERPRISE_USER_EXT,
             "EnterpriseUser",

@@ -10,7 +10,7 @@ use indexmap::IndexSet;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::list::{page, ListQuery};
+use super::list::{page, render, ListQuery};
 use super::{json_response, parse_json, AppState, Caller};
 use crate::error::ScimError;
 use crate::faults::ListShaping;
@@ -18,7 +18,7 @@ use crate::filter::{CompValue, CompareOp, Filter};
 use crate::model::{Group, Org, Workspace};
 use crate::patch::{self, get_ci, AttrDef, Schema};
 use crate::quirks::{NestedGroups, Quirks, UnsupportedFilter};
-use crate::resource::{GroupView, ListPage, GROUP_SCHEMA, LOCATION_BASE};
+use crate::resource::{GroupView, GROUP_SCHEMA, LOCATION_BASE};
 
 static GROUP_SCHEMA_DEF: Schema = Schema {
     core_urn: GROUP_SCHEMA,
@@ -34,8 +34,15 @@ fn name_query(filter: Option<&str>, quirks: &Quirks) -> Result<Option<String>, S
     let Some(text) = filter.filter(|f| !f.trim().is_empty()) else {
         return Ok(None);
     };
-    let parsed: Filter = text.parse().map_err(|e| ScimError::InvalidFilter(format!("bad filter {text:?}: {e}")))?;
-    if let Filter::Compare { path, op: CompareOp::Eq, value: CompValue::Str(v) | CompValue::Bare(v) } = &parsed {
+    let parsed: Filter = text
+        .parse()
+        .map_err(|e| ScimError::InvalidFilter(format!("bad filter {text:?}: {e}")))?;
+    if let Filter::Compare {
+        path,
+        op: CompareOp::Eq,
+        value: CompValue::Str(v) | CompValue::Bare(v),
+    } = &parsed
+    {
         let core = path.urn.as_deref().is_none_or(|u| u.eq_ignore_ascii_case(GROUP_SCHEMA));
         if core && path.sub_attr.is_none() && path.is("displayName") {
             return Ok(Some(v.clone()));
@@ -73,18 +80,15 @@ pub(crate) async fn list(
         let total = selected.as_ref().map_or(ws.groups.len(), Vec::len);
         let p = page(&q, total, &quirks, shaping)?;
         let with_meta = quirks.group_meta;
-        let views = p.positions.iter().filter_map(|&pos| {
-            let index = selected.as_ref().map_or(Some(pos), |s| s.get(pos).copied())?;
+        render(&p, selected.as_deref(), |index| {
             let (id, group) = ws.groups.get_index(index)?;
-            Some(GroupView { id: *id, group, with_members, with_meta })
-        });
-        let list = ListPage {
-            total_results: p.total_results,
-            start_index: p.start_index,
-            items_per_page: p.items_per_page,
-            resources: views,
-        };
-        serde_json::to_vec(&list).map_err(|e| ScimError::InvalidValue(e.to_string()))?
+            Some(GroupView {
+                id: *id,
+                group,
+                with_members,
+                with_meta,
+            })
+        })?
     };
     Ok(json_response(&state, StatusCode::OK, body))
 }
@@ -93,14 +97,29 @@ fn parse_id(id: &str) -> Result<Uuid, ScimError> {
     Uuid::parse_str(id).map_err(|_| ScimError::NotFound(format!("no group {id}")))
 }
 
-fn group_response(state: &AppState, status: StatusCode, org: &Org, caller: &Caller, id: Uuid, uri: Option<&Uri>) -> Result<Response, ScimError> {
-    let group = org.workspaces[caller.workspace].groups.get(&id).ok_or_else(|| ScimError::NotFound(format!("no group {id}")))?;
+fn group_response(
+    state: &AppState,
+    status: StatusCode,
+    org: &Org,
+    caller: &Caller,
+    id: Uuid,
+    uri: Option<&Uri>,
+) -> Result<Response, ScimError> {
+    let group = org.workspaces[caller.workspace]
+        .groups
+        .get(&id)
+        .ok_or_else(|| ScimError::NotFound(format!("no group {id}")))?;
     let excluded = match uri {
         Some(u) => ListQuery::parse(u.query())?.excludes("members"),
         None => false,
     };
     let with_meta = state.quirks.read().group_meta;
-    let view = GroupView { id, group, with_members: !excluded, with_meta };
+    let view = GroupView {
+        id,
+        group,
+        with_members: !excluded,
+        with_meta,
+    };
     let body = serde_json::to_vec(&view).map_err(|e| ScimError::InvalidValue(e.to_string()))?;
     Ok(json_response(state, status, body))
 }
@@ -141,7 +160,9 @@ fn read_doc(doc: &Map<String, Value>, ws: &Workspace, quirks: &Quirks) -> Result
                     members.insert(id);
                 } else if ws.groups.contains_key(&id) {
                     if quirks.nested_groups == NestedGroups::Reject {
-                        return Err(ScimError::InvalidValue(format!("{id} is a group: groups cannot hold groups")));
+                        return Err(ScimError::InvalidValue(format!(
+                            "{id} is a group: groups cannot hold groups"
+                        )));
                     }
                 } else {
                     return Err(ScimError::InvalidValue(format!(
@@ -158,7 +179,11 @@ fn read_doc(doc: &Map<String, Value>, ws: &Workspace, quirks: &Quirks) -> Result
 fn group_doc(group: &Group) -> Map<String, Value> {
     let mut doc = Map::new();
     doc.insert("displayName".into(), Value::String(group.display_name.clone()));
-    let members = group.members.iter().map(|id| serde_json::json!({ "value": id.to_string() })).collect();
+    let members = group
+        .members
+        .iter()
+        .map(|id| serde_json::json!({ "value": id.to_string() }))
+        .collect();
     doc.insert("members".into(), Value::Array(members));
     doc
 }
@@ -178,9 +203,19 @@ pub(crate) async fn create(
     let id = Uuid::new_v4();
     org.workspaces[caller.workspace].groups.insert(
         id,
-        Group { display_name, members, sole_full_access_pages: 0, created_ms: now, modified_ms: now },
+        Group {
+            display_name,
+            members,
+            sole_full_access_pages: 0,
+            created_ms: now,
+            modified_ms: now,
+        },
     );
-    let status = if quirks.created_with_location { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if quirks.created_with_location {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     let mut resp = group_response(&state, status, &org, &caller, id, None)?;
     if quirks.created_with_location {
         if let Ok(v) = HeaderValue::from_str(&format!("{LOCATION_BASE}/Groups/{id}")) {
@@ -200,7 +235,10 @@ fn write_group(
     let quirks = state.quirks.read().clone();
     let mut org = state.org.write();
     let ws = &org.workspaces[caller.workspace];
-    let group = ws.groups.get(&id).ok_or_else(|| ScimError::NotFound(format!("no group {id}")))?;
+    let group = ws
+        .groups
+        .get(&id)
+        .ok_or_else(|| ScimError::NotFound(format!("no group {id}")))?;
     let after = change(group_doc(group))?;
     let (display_name, members) = read_doc(&after, ws, &quirks)?;
     let now = org.tick();
@@ -248,7 +286,10 @@ pub(crate) async fn delete(
     let refused_status = state.quirks.read().group_delete_refused_status;
     let mut org = state.org.write();
     let ws = &mut org.workspaces[caller.workspace];
-    let group = ws.groups.get(&id).ok_or_else(|| ScimError::NotFound(format!("no group {id}")))?;
+    let group = ws
+        .groups
+        .get(&id)
+        .ok_or_else(|| ScimError::NotFound(format!("no group {id}")))?;
     if group.sole_full_access_pages > 0 {
         return Err(ScimError::Conflict {
             status: refused_status,

@@ -1,8 +1,11 @@
 //! Paging: 1-based `startIndex`, `count` at most 100, and the list pathologies faults ask for.
 
+use serde::Serialize;
+
 use crate::error::ScimError;
 use crate::faults::{ListShaping, PagingFault};
 use crate::quirks::{CountOverMax, Quirks};
+use crate::resource::ListPage;
 
 /// Notion's maximum page size for Users and Groups.
 pub(crate) const MAX_COUNT: usize = 100;
@@ -38,7 +41,8 @@ impl ListQuery {
     /// Whether the response should leave `attr` out.
     pub fn excludes(&self, attr: &str) -> bool {
         let named = |list: &Option<String>| {
-            list.as_deref().is_some_and(|l| l.split(',').any(|a| a.trim().eq_ignore_ascii_case(attr)))
+            list.as_deref()
+                .is_some_and(|l| l.split(',').any(|a| a.trim().eq_ignore_ascii_case(attr)))
         };
         named(&self.excluded_attributes) || (self.attributes.is_some() && !named(&self.attributes))
     }
@@ -55,7 +59,11 @@ pub(crate) struct Page {
 
 fn number(name: &str, raw: &Option<String>) -> Result<Option<i64>, ScimError> {
     raw.as_deref()
-        .map(|s| s.trim().parse::<i64>().map_err(|_| ScimError::InvalidValue(format!("{name} must be an integer, got {s:?}"))))
+        .map(|s| {
+            s.trim()
+                .parse::<i64>()
+                .map_err(|_| ScimError::InvalidValue(format!("{name} must be an integer, got {s:?}")))
+        })
         .transpose()
 }
 
@@ -68,7 +76,9 @@ pub(crate) fn page(q: &ListQuery, total: usize, quirks: &Quirks, shaping: ListSh
         match quirks.count_over_max {
             CountOverMax::Clamp => count = MAX_COUNT,
             CountOverMax::Reject => {
-                return Err(ScimError::InvalidValue(format!("count must be at most {MAX_COUNT}, got {count}")))
+                return Err(ScimError::InvalidValue(format!(
+                    "count must be at most {MAX_COUNT}, got {count}"
+                )))
             }
         }
     }
@@ -101,5 +111,34 @@ pub(crate) fn page(q: &ListQuery, total: usize, quirks: &Quirks, shaping: ListSh
         Some(PagingFault::MissingItemsPerPage) => None,
         _ => Some(positions.len() as u64),
     };
-    Ok(Page { positions, total_results, start_index: start as u64, items_per_page })
+    Ok(Page {
+        positions,
+        total_results,
+        start_index: start as u64,
+        items_per_page,
+    })
+}
+
+/// Serialises a page as a `ListResponse`. `view(index)` renders the item at `index` of the whole
+/// collection; `selected`, when a filter chose some items, maps page positions to those indices.
+pub(crate) fn render<V: Serialize>(
+    p: &Page,
+    selected: Option<&[usize]>,
+    view: impl Fn(usize) -> Option<V>,
+) -> Result<Vec<u8>, ScimError> {
+    let view = &view;
+    let views = p.positions.iter().filter_map(move |&pos| {
+        let index = match selected {
+            Some(s) => *s.get(pos)?,
+            None => pos,
+        };
+        view(index)
+    });
+    let list = ListPage {
+        total_results: p.total_results,
+        start_index: p.start_index,
+        items_per_page: p.items_per_page,
+        resources: views,
+    };
+    serde_json::to_vec(&list).map_err(|e| ScimError::InvalidValue(e.to_string()))
 }

@@ -98,7 +98,8 @@ fn render_error(state: &Shared, mut resp: Response) -> Response {
 pub(crate) fn json_response(state: &Shared, status: StatusCode, body: Vec<u8>) -> Response {
     let ct = state.quirks.read().response_content_type;
     let mut resp = (status, body).into_response();
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(ct.mime()));
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct.mime()));
     resp
 }
 
@@ -114,11 +115,20 @@ pub(crate) fn parse_json(body: &Bytes) -> Result<serde_json::Value, ScimError> {
 pub(crate) fn app(state: AppState) -> Router {
     let authed = Router::new()
         .route("/scim/v2/Users", get(users::list).post(users::create))
-        .route("/scim/v2/Users/{id}", get(users::get_one).put(users::replace).patch(users::patch).delete(users::delete))
+        .route(
+            "/scim/v2/Users/{id}",
+            get(users::get_one)
+                .put(users::replace)
+                .patch(users::patch)
+                .delete(users::delete),
+        )
         .route("/scim/v2/Groups", get(groups::list).post(groups::create))
         .route(
             "/scim/v2/Groups/{id}",
-            get(groups::get_one).put(groups::replace).patch(groups::patch).delete(groups::delete),
+            get(groups::get_one)
+                .put(groups::replace)
+                .patch(groups::patch)
+                .delete(groups::delete),
         )
         .route("/scim/v2/ResourceTypes", get(discovery::resource_types))
         .route("/scim/v2/ResourceTypes/{name}", get(discovery::resource_type))
@@ -131,7 +141,10 @@ pub(crate) fn app(state: AppState) -> Router {
         .route("/scim/v2/Groups/.search", any(discovery::undocumented))
         .route_layer(middleware::from_fn_with_state(state.clone(), faults))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth));
-    let public = Router::new().route("/scim/v2/ServiceProviderConfig", get(discovery::service_provider_config));
+    let public = Router::new().route(
+        "/scim/v2/ServiceProviderConfig",
+        get(discovery::service_provider_config),
+    );
     authed
         .merge(public)
         .merge(admin::router())
@@ -173,7 +186,9 @@ async fn outer(State(state): State<AppState>, req: Request, next: Next) -> Respo
         return resp;
     }
     let secrets: Vec<String> = state.org.read().tokens.iter().map(|t| t.secret.clone()).collect();
-    let body = bytes.filter(|b| !b.is_empty()).map(|b| redact(&String::from_utf8_lossy(&b), &secrets));
+    let body = bytes
+        .filter(|b| !b.is_empty())
+        .map(|b| redact(&String::from_utf8_lossy(&b), &secrets));
     state.journal.record(JournalEntry {
         seq: 0,
         token: resp.extensions().get::<Caller>().map(|c| c.token_id.clone()),
@@ -221,7 +236,11 @@ async fn auth(State(state): State<AppState>, mut req: Request, next: Next) -> Re
             }
             .into_response();
         }
-        Caller { token_id: token.id.clone(), workspace: token.workspace, creator: token.creator }
+        Caller {
+            token_id: token.id.clone(),
+            workspace: token.workspace,
+            creator: token.creator,
+        }
     };
     req.extensions_mut().insert(caller.clone());
     let mut resp = next.run(req).await;
@@ -281,12 +300,17 @@ async fn truncated(resp: Response) -> Response {
     });
     let chunks = futures_util::stream::iter([Ok(half)]).chain(cut);
     let mut resp = Response::from_parts(parts, Body::from_stream(chunks));
-    resp.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(full.len()));
+    resp.headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(full.len()));
     resp
 }
 
 fn malformed(state: &Shared, status: StatusCode) -> Response {
-    json_response(state, status, b"{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:ListRe".to_vec())
+    json_response(
+        state,
+        status,
+        b"{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:ListRe".to_vec(),
+    )
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves. Each connection is served by hyper
@@ -344,4 +368,3 @@ impl std::fmt::Display for AbortConnection {
 }
 
 impl std::error::Error for AbortConnection {}
-

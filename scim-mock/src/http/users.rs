@@ -15,7 +15,7 @@ use axum::Extension;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::list::{page, ListQuery};
+use super::list::{page, render, ListQuery};
 use super::{json_response, parse_json, AppState, Caller};
 use crate::error::ScimError;
 use crate::faults::ListShaping;
@@ -23,7 +23,7 @@ use crate::filter::{CompValue, CompareOp, Filter};
 use crate::model::{Account, Member, Org};
 use crate::patch;
 use crate::quirks::{PostExistingMember, Quirks, UnsupportedFilter};
-use crate::resource::{ListPage, UserView, LOCATION_BASE, USER_SCHEMA};
+use crate::resource::{UserView, LOCATION_BASE, USER_SCHEMA};
 use crate::user_doc::{self, UserInput, CLEARABLE, USER_SCHEMA_DEF};
 
 /// What a user filter can ask for in Notion's vocabulary.
@@ -41,8 +41,15 @@ fn user_query(filter: Option<&str>, quirks: &Quirks) -> Result<UserQuery, ScimEr
     let Some(text) = filter.filter(|f| !f.trim().is_empty()) else {
         return Ok(UserQuery::All);
     };
-    let parsed: Filter = text.parse().map_err(|e| ScimError::InvalidFilter(format!("bad filter {text:?}: {e}")))?;
-    if let Filter::Compare { path, op: CompareOp::Eq, value: CompValue::Str(v) | CompValue::Bare(v) } = &parsed {
+    let parsed: Filter = text
+        .parse()
+        .map_err(|e| ScimError::InvalidFilter(format!("bad filter {text:?}: {e}")))?;
+    if let Filter::Compare {
+        path,
+        op: CompareOp::Eq,
+        value: CompValue::Str(v) | CompValue::Bare(v),
+    } = &parsed
+    {
         let core = path.urn.as_deref().is_none_or(|u| u.eq_ignore_ascii_case(USER_SCHEMA));
         if core && path.sub_attr.is_none() {
             if path.is("userName") || path.is("email") {
@@ -78,16 +85,24 @@ pub(crate) async fn list(
         let ws = &org.workspaces[caller.workspace];
         let selected: Option<Vec<usize>> = match &query {
             UserQuery::All => None,
-            UserQuery::Email(e) => {
-                Some(org.by_email.get(e).and_then(|id| ws.members.get_index_of(id)).into_iter().collect())
-            }
+            UserQuery::Email(e) => Some(
+                org.by_email
+                    .get(e)
+                    .and_then(|id| ws.members.get_index_of(id))
+                    .into_iter()
+                    .collect(),
+            ),
             UserQuery::GivenName(n) | UserQuery::FamilyName(n) => Some(
                 ws.members
                     .keys()
                     .enumerate()
                     .filter(|(_, id)| {
                         let name = &org.accounts[*id].name;
-                        let part = if matches!(query, UserQuery::GivenName(_)) { &name.given } else { &name.family };
+                        let part = if matches!(query, UserQuery::GivenName(_)) {
+                            &name.given
+                        } else {
+                            &name.family
+                        };
                         part.as_deref() == Some(n.as_str())
                     })
                     .map(|(i, _)| i)
@@ -96,18 +111,13 @@ pub(crate) async fn list(
         };
         let total = selected.as_ref().map_or(ws.members.len(), Vec::len);
         let p = page(&q, total, &quirks, shaping)?;
-        let views = p.positions.iter().filter_map(|&pos| {
-            let index = selected.as_ref().map_or(Some(pos), |s| s.get(pos).copied())?;
+        render(&p, selected.as_deref(), |index| {
             let (id, member) = ws.members.get_index(index)?;
-            Some(UserView { account: org.accounts.get(id)?, member })
-        });
-        let list = ListPage {
-            total_results: p.total_results,
-            start_index: p.start_index,
-            items_per_page: p.items_per_page,
-            resources: views,
-        };
-        serde_json::to_vec(&list).map_err(|e| ScimError::InvalidValue(e.to_string()))?
+            Some(UserView {
+                account: org.accounts.get(id)?,
+                member,
+            })
+        })?
     };
     Ok(json_response(&state, StatusCode::OK, body))
 }
@@ -117,12 +127,24 @@ fn parse_id(id: &str) -> Result<Uuid, ScimError> {
 }
 
 fn member_of<'a>(org: &'a Org, caller: &Caller, id: Uuid) -> Result<(&'a Account, &'a Member), ScimError> {
-    let member = org.workspaces[caller.workspace].members.get(&id).ok_or_else(|| ScimError::NotFound(format!("no user {id}")))?;
-    let account = org.accounts.get(&id).ok_or_else(|| ScimError::NotFound(format!("no user {id}")))?;
+    let member = org.workspaces[caller.workspace]
+        .members
+        .get(&id)
+        .ok_or_else(|| ScimError::NotFound(format!("no user {id}")))?;
+    let account = org
+        .accounts
+        .get(&id)
+        .ok_or_else(|| ScimError::NotFound(format!("no user {id}")))?;
     Ok((account, member))
 }
 
-fn user_response(state: &AppState, status: StatusCode, org: &Org, caller: &Caller, id: Uuid) -> Result<Response, ScimError> {
+fn user_response(
+    state: &AppState,
+    status: StatusCode,
+    org: &Org,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<Response, ScimError> {
     let (account, member) = member_of(org, caller, id)?;
     let body = serde_json::to_vec(&UserView { account, member }).map_err(|e| ScimError::InvalidValue(e.to_string()))?;
     Ok(json_response(state, status, body))
@@ -141,7 +163,11 @@ pub(crate) async fn get_one(
 /// 201 with `Location`, or 200 without, as the quirks say.
 fn created(state: &AppState, org: &Org, caller: &Caller, id: Uuid) -> Result<Response, ScimError> {
     let with_location = state.quirks.read().created_with_location;
-    let status = if with_location { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if with_location {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     let mut resp = user_response(state, status, org, caller, id)?;
     if with_location {
         if let Ok(v) = HeaderValue::from_str(&format!("{LOCATION_BASE}/Users/{id}")) {
@@ -167,9 +193,10 @@ pub(crate) async fn create(
     let id = match org.account_by_email(&input.email).map(|a| a.id) {
         Some(existing) if org.workspaces[caller.workspace].members.contains_key(&existing) => {
             return match quirks.post_existing_member {
-                PostExistingMember::Conflict => {
-                    Err(ScimError::Uniqueness(format!("{} is already a member of this workspace", input.email)))
-                }
+                PostExistingMember::Conflict => Err(ScimError::Uniqueness(format!(
+                    "{} is already a member of this workspace",
+                    input.email
+                ))),
                 PostExistingMember::ReturnExisting => created(&state, &org, &caller, existing),
             };
         }
@@ -177,8 +204,10 @@ pub(crate) async fn create(
         Some(existing) => {
             // Only a removed person may come back under a new id: someone still a member or a
             // guest anywhere is the same account, with the same id.
-            let still_present =
-                org.workspaces.iter().any(|w| w.members.contains_key(&existing) || w.guests.contains(&existing));
+            let still_present = org
+                .workspaces
+                .iter()
+                .any(|w| w.members.contains_key(&existing) || w.guests.contains(&existing));
             if quirks.readd_keeps_id || still_present {
                 existing
             } else {
@@ -201,7 +230,15 @@ pub(crate) async fn create(
     let ws = &mut org.workspaces[caller.workspace];
     ws.guests.shift_remove(&id);
     let role = Some(input.role.unwrap_or(quirks.default_role));
-    ws.members.insert(id, Member { role, active: true, created_ms: now, modified_ms: now });
+    ws.members.insert(
+        id,
+        Member {
+            role,
+            active: true,
+            created_ms: now,
+            modified_ms: now,
+        },
+    );
     created(&state, &org, &caller, id)
 }
 
@@ -229,7 +266,9 @@ pub(crate) async fn replace(
         return Err(ScimError::InvalidSyntax("a user is a JSON object".into()));
     };
     if patch::get_ci(&body, "userName").is_none() {
-        return Err(ScimError::InvalidValue("PUT replaces the user: userName is required".into()));
+        return Err(ScimError::InvalidValue(
+            "PUT replaces the user: userName is required".into(),
+        ));
     }
     let clears = state.quirks.read().put_clears_omitted;
     write_user(&state, &caller, id, |before| {
@@ -286,8 +325,11 @@ fn write_user(
         gone.active = false;
         let mut account = account;
         apply_input(&mut account, &mut gone, input, 0);
-        let body =
-            serde_json::to_vec(&UserView { account: &account, member: &gone }).map_err(|e| ScimError::InvalidValue(e.to_string()))?;
+        let body = serde_json::to_vec(&UserView {
+            account: &account,
+            member: &gone,
+        })
+        .map_err(|e| ScimError::InvalidValue(e.to_string()))?;
         return Ok(json_response(state, StatusCode::OK, body));
     }
     let now = org.tick();
@@ -325,9 +367,15 @@ fn apply_input(account: &mut Account, member: &mut Member, input: UserInput, now
 fn check_profile_change(org: &Org, quirks: &Quirks, account: &Account, input: &UserInput) -> Result<(), ScimError> {
     let email_changed = input.email != account.email;
     if email_changed && org.by_email.contains_key(&input.email) {
-        return Err(ScimError::Uniqueness(format!("{} belongs to another Notion account", input.email)));
+        return Err(ScimError::Uniqueness(format!(
+            "{} belongs to another Notion account",
+            input.email
+        )));
     }
-    if quirks.unverified_domain_status != 0 && (email_changed || input.name != account.name) && !org.is_verified_email(&input.email) {
+    if quirks.unverified_domain_status != 0
+        && (email_changed || input.name != account.name)
+        && !org.is_verified_email(&input.email)
+    {
         return Err(ScimError::Forbidden {
             status: quirks.unverified_domain_status,
             detail: format!(
@@ -373,16 +421,42 @@ mod tests {
     #[test]
     fn filters_map_to_notion_vocabulary() {
         let q = Quirks::default();
-        assert_eq!(user_query(Some(r#"userName eq "A@B.com""#), &q), Ok(UserQuery::Email("a@b.com".into())));
-        assert_eq!(user_query(Some(r#"EMAIL Eq "x@y.com""#), &q), Ok(UserQuery::Email("x@y.com".into())));
-        assert_eq!(user_query(Some(r#"given_name eq "Ann""#), &q), Ok(UserQuery::GivenName("Ann".into())));
-        assert_eq!(user_query(Some(r#"family_name eq "Lee""#), &q), Ok(UserQuery::FamilyName("Lee".into())));
+        assert_eq!(
+            user_query(Some(r#"userName eq "A@B.com""#), &q),
+            Ok(UserQuery::Email("a@b.com".into()))
+        );
+        assert_eq!(
+            user_query(Some(r#"EMAIL Eq "x@y.com""#), &q),
+            Ok(UserQuery::Email("x@y.com".into()))
+        );
+        assert_eq!(
+            user_query(Some(r#"given_name eq "Ann""#), &q),
+            Ok(UserQuery::GivenName("Ann".into()))
+        );
+        assert_eq!(
+            user_query(Some(r#"family_name eq "Lee""#), &q),
+            Ok(UserQuery::FamilyName("Lee".into()))
+        );
         assert_eq!(user_query(None, &q), Ok(UserQuery::All));
-        for unsupported in [r#"userName co "a""#, r#"userName eq "a" and active eq true"#, r#"externalId eq "1""#, r#"emails[value eq "a"]"#] {
-            assert!(matches!(user_query(Some(unsupported), &q), Err(ScimError::InvalidFilter(_))), "{unsupported}");
+        for unsupported in [
+            r#"userName co "a""#,
+            r#"userName eq "a" and active eq true"#,
+            r#"externalId eq "1""#,
+            r#"emails[value eq "a"]"#,
+        ] {
+            assert!(
+                matches!(user_query(Some(unsupported), &q), Err(ScimError::InvalidFilter(_))),
+                "{unsupported}"
+            );
         }
-        assert!(matches!(user_query(Some("userName eq"), &q), Err(ScimError::InvalidFilter(_))));
-        let lenient = Quirks { unsupported_filter: UnsupportedFilter::Ignore, ..Quirks::default() };
+        assert!(matches!(
+            user_query(Some("userName eq"), &q),
+            Err(ScimError::InvalidFilter(_))
+        ));
+        let lenient = Quirks {
+            unsupported_filter: UnsupportedFilter::Ignore,
+            ..Quirks::default()
+        };
         assert_eq!(user_query(Some(r#"userName co "a""#), &lenient), Ok(UserQuery::All));
     }
 }
