@@ -2,9 +2,9 @@
 //! wall time, CPU time, peak memory and requests, beside the same figures for only fetching the
 //! pages with the same client (the transfer floor).
 //!
-//! Run: `cargo bench -p baton-notion --bench sync` (builds `notion-scim-mock` in release first if
-//! it is missing). `BENCH_USERS` and `BENCH_GROUPS` change the org size; `BENCH_LATENCY_MS` adds a
-//! per-request delay at the mock, standing in for the network to Notion. No figure is asserted:
+//! Run: `cargo bench -p baton-notion --bench sync` (builds `notion-scim-mock` in release first).
+//! `BENCH_USERS` and `BENCH_GROUPS` change the org size; `BENCH_LATENCY_MS` adds a per-request
+//! delay at the mock, standing in for the network to Notion. No figure is asserted:
 //! goals are requests = minimum, wall within 1.5x of the floor, peak memory under 150 MB.
 
 use std::io::{BufRead, BufReader};
@@ -248,13 +248,11 @@ fn mock_binary() -> anyhow::Result<PathBuf> {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("target"));
     let bin = target.join("release").join("notion-scim-mock");
-    if !bin.exists() {
-        eprintln!("building notion-scim-mock (release) ...");
-        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args(["build", "--release", "-p", "notion-scim-mock"])
-            .status()?;
-        anyhow::ensure!(status.success(), "cargo build of notion-scim-mock failed");
-    }
+    // Always asked for (a no-op when up to date), so a stale binary is never measured.
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "--release", "--quiet", "-p", "notion-scim-mock"])
+        .status()?;
+    anyhow::ensure!(status.success(), "cargo build of notion-scim-mock failed");
     Ok(bin)
 }
 
