@@ -302,6 +302,9 @@ impl C1zWriter {
         let started = Instant::now();
         let (conn, db_path) = match (removed_sync_ids.is_empty(), workdir.path().join("compact.db")) {
             (false, compact) if compact.to_str().is_some() => {
+                // The copy is read once, in order: a small cache serves it as well and keeps the
+                // peak of a compacting sync down.
+                conn.execute_batch(INDEX_BUILD_CACHE)?;
                 conn.execute("vacuum into ?1", [compact.to_str()])?;
                 conn.close().map_err(|(_, e)| C1zError::Sqlite(e))?;
                 let conn = Connection::open(&compact)?;
