@@ -453,11 +453,13 @@ impl ScimClient {
     /// Sends one attempt and sorts its answer: a reply for the caller, a failure to retry, or a
     /// fatal error.
     async fn reply_of(&self, builder: reqwest::RequestBuilder, request: &str) -> Result<Reply, Attempt> {
+        let started = std::time::Instant::now();
         let response = builder.send().await.map_err(|e| Attempt::Retry(classify(&e), None))?;
         let status = response.status().as_u16();
         let retry_after = retry_after_secs(&response);
         let body = response.bytes().await.map_err(|e| Attempt::Retry(classify(&e), None))?;
-        tracing::debug!(request, status, bytes = body.len(), "SCIM response");
+        let ms = started.elapsed().as_millis() as u64;
+        tracing::debug!(request, status, bytes = body.len(), ms, "SCIM response");
         match status {
             401 => Err(Attempt::Fatal(ScimError::Unauthorized)),
             403 => Err(Attempt::Fatal(refusal_or_forbidden(request, &body))),
@@ -476,54 +478,22 @@ impl ScimClient {
         }
     }
 
+    /// One `GET` of a JSON document; a body that does not parse is a failure worth retrying.
     async fn attempt<T: DeserializeOwned>(
         &self,
         url: &str,
         request: &str,
         query: &[(&str, String)],
     ) -> Result<T, Attempt> {
-        let started = std::time::Instant::now();
-        let response = self
-            .inner
-            .http
-            .get(url)
-            .query(query)
-            .send()
-            .await
-            .map_err(|e| Attempt::Retry(classify(&e), None))?;
-        let status = response.status().as_u16();
-        let retry_after = retry_after_secs(&response);
-        let body = response.bytes().await.map_err(|e| Attempt::Retry(classify(&e), None))?;
-        tracing::debug!(
-            request,
-            status,
-            bytes = body.len(),
-            ms = started.elapsed().as_millis() as u64,
-            "SCIM response"
-        );
-        match status {
-            200..=299 => {
-                serde_json::from_slice(&body).map_err(|e| Attempt::Retry(Failure::Malformed(e.to_string()), None))
-            }
-            401 => Err(Attempt::Fatal(ScimError::Unauthorized)),
-            403 => Err(Attempt::Fatal(ScimError::Forbidden)),
-            429 => Err(Attempt::Retry(
-                Failure::RateLimited { retry_after },
-                retry_after.map(|s| self.inner.retry.retry_after(s)),
-            )),
-            408 | 500 | 502..=504 | 506..=599 => Err(Attempt::Retry(
-                Failure::Status {
-                    status,
-                    detail: error_detail(&body),
-                },
-                None,
-            )),
-            _ => Err(Attempt::Fatal(ScimError::Http {
+        let reply = self.reply_of(self.inner.http.get(url).query(query), request).await?;
+        if !reply.is_success() {
+            return Err(Attempt::Fatal(ScimError::Http {
                 request: request.to_owned(),
-                status,
-                detail: error_detail(&body),
-            })),
+                status: reply.status,
+                detail: reply.detail(),
+            }));
         }
+        serde_json::from_slice(&reply.body).map_err(|e| Attempt::Retry(Failure::Malformed(e.to_string()), None))
     }
 }
 

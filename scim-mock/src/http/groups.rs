@@ -10,14 +10,13 @@ use indexmap::IndexSet;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::list::{page, render, ListQuery};
+use super::list::{eq_filter, page, render, ListQuery};
 use super::{json_response, parse_json, AppState, Caller};
 use crate::error::ScimError;
 use crate::faults::ListShaping;
-use crate::filter::{CompValue, CompareOp, Filter};
 use crate::model::{Group, Org, Workspace};
 use crate::patch::{self, get_ci, AttrDef, Schema};
-use crate::quirks::{NestedGroups, Quirks, UnsupportedFilter};
+use crate::quirks::{NestedGroups, Quirks};
 use crate::resource::{GroupView, GROUP_SCHEMA, LOCATION_BASE};
 
 static GROUP_SCHEMA_DEF: Schema = Schema {
@@ -31,29 +30,14 @@ static GROUP_SCHEMA_DEF: Schema = Schema {
 };
 
 fn name_query(filter: Option<&str>, quirks: &Quirks) -> Result<Option<String>, ScimError> {
-    let Some(text) = filter.filter(|f| !f.trim().is_empty()) else {
-        return Ok(None);
-    };
-    let parsed: Filter = text
-        .parse()
-        .map_err(|e| ScimError::InvalidFilter(format!("bad filter {text:?}: {e}")))?;
-    if let Filter::Compare {
-        path,
-        op: CompareOp::Eq,
-        value: CompValue::Str(v) | CompValue::Bare(v),
-    } = &parsed
-    {
-        let core = path.urn.as_deref().is_none_or(|u| u.eq_ignore_ascii_case(GROUP_SCHEMA));
-        if core && path.sub_attr.is_none() && path.is("displayName") {
-            return Ok(Some(v.clone()));
-        }
-    }
-    match quirks.unsupported_filter {
-        UnsupportedFilter::Reject => Err(ScimError::InvalidFilter(format!(
-            "unsupported filter {text:?}: Notion filters groups with `displayName eq` only"
-        ))),
-        UnsupportedFilter::Ignore => Ok(None),
-    }
+    let found = eq_filter(
+        filter,
+        quirks,
+        GROUP_SCHEMA,
+        &["displayName"],
+        "groups with `displayName eq` only",
+    )?;
+    Ok(found.map(|(_, name)| name))
 }
 
 pub(crate) async fn list(

@@ -4,7 +4,8 @@ use serde::Serialize;
 
 use crate::error::ScimError;
 use crate::faults::{ListShaping, PagingFault};
-use crate::quirks::{CountOverMax, Quirks};
+use crate::filter::{CompValue, CompareOp, Filter};
+use crate::quirks::{CountOverMax, Quirks, UnsupportedFilter};
 use crate::resource::ListPage;
 
 /// Notion's maximum page size for Users and Groups.
@@ -141,4 +142,40 @@ pub(crate) fn render<V: Serialize>(
         resources: views,
     };
     serde_json::to_vec(&list).map_err(|e| ScimError::InvalidValue(e.to_string()))
+}
+
+/// Reads a list filter in Notion's vocabulary: `attr eq value` (quoted or not) with `attr` one
+/// of `attrs`, on the resource's core schema. Answers the attribute as spelt in `attrs` and the
+/// value; `None` for no filter, or for an unsupported one when the quirk says to ignore it.
+/// Anything else is 400 `invalidFilter`, naming `vocabulary`.
+pub(crate) fn eq_filter<'a>(
+    filter: Option<&str>,
+    quirks: &Quirks,
+    schema: &str,
+    attrs: &[&'a str],
+    vocabulary: &str,
+) -> Result<Option<(&'a str, String)>, ScimError> {
+    let Some(text) = filter.filter(|f| !f.trim().is_empty()) else {
+        return Ok(None);
+    };
+    let parsed: Filter = text
+        .parse()
+        .map_err(|e| ScimError::InvalidFilter(format!("bad filter {text:?}: {e}")))?;
+    if let Filter::Compare {
+        path,
+        op: CompareOp::Eq,
+        value: CompValue::Str(v) | CompValue::Bare(v),
+    } = &parsed
+    {
+        let core = path.urn.as_deref().is_none_or(|u| u.eq_ignore_ascii_case(schema));
+        if let Some(attr) = attrs.iter().find(|a| core && path.sub_attr.is_none() && path.is(a)) {
+            return Ok(Some((attr, v.clone())));
+        }
+    }
+    match quirks.unsupported_filter {
+        UnsupportedFilter::Reject => Err(ScimError::InvalidFilter(format!(
+            "unsupported filter {text:?}: Notion filters {vocabulary}"
+        ))),
+        UnsupportedFilter::Ignore => Ok(None),
+    }
 }

@@ -15,14 +15,13 @@ use axum::Extension;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::list::{page, render, ListQuery};
+use super::list::{eq_filter, page, render, ListQuery};
 use super::{json_response, parse_json, AppState, Caller};
 use crate::error::ScimError;
 use crate::faults::ListShaping;
-use crate::filter::{CompValue, CompareOp, Filter};
 use crate::model::{Account, Member, Org};
 use crate::patch;
-use crate::quirks::{PostExistingMember, Quirks, UnsupportedFilter};
+use crate::quirks::{PostExistingMember, Quirks};
 use crate::resource::{UserView, LOCATION_BASE, USER_SCHEMA};
 use crate::user_doc::{self, UserInput, CLEARABLE, USER_SCHEMA_DEF};
 
@@ -38,37 +37,14 @@ enum UserQuery {
 }
 
 fn user_query(filter: Option<&str>, quirks: &Quirks) -> Result<UserQuery, ScimError> {
-    let Some(text) = filter.filter(|f| !f.trim().is_empty()) else {
-        return Ok(UserQuery::All);
-    };
-    let parsed: Filter = text
-        .parse()
-        .map_err(|e| ScimError::InvalidFilter(format!("bad filter {text:?}: {e}")))?;
-    if let Filter::Compare {
-        path,
-        op: CompareOp::Eq,
-        value: CompValue::Str(v) | CompValue::Bare(v),
-    } = &parsed
-    {
-        let core = path.urn.as_deref().is_none_or(|u| u.eq_ignore_ascii_case(USER_SCHEMA));
-        if core && path.sub_attr.is_none() {
-            if path.is("userName") || path.is("email") {
-                return Ok(UserQuery::Email(v.to_lowercase()));
-            }
-            if path.is("given_name") {
-                return Ok(UserQuery::GivenName(v.clone()));
-            }
-            if path.is("family_name") {
-                return Ok(UserQuery::FamilyName(v.clone()));
-            }
-        }
-    }
-    match quirks.unsupported_filter {
-        UnsupportedFilter::Reject => Err(ScimError::InvalidFilter(format!(
-            "unsupported filter {text:?}: Notion filters users with `eq` on userName, email, given_name or family_name"
-        ))),
-        UnsupportedFilter::Ignore => Ok(UserQuery::All),
-    }
+    let attrs = ["userName", "email", "given_name", "family_name"];
+    let vocabulary = "users with `eq` on userName, email, given_name or family_name";
+    Ok(match eq_filter(filter, quirks, USER_SCHEMA, &attrs, vocabulary)? {
+        None => UserQuery::All,
+        Some(("given_name", v)) => UserQuery::GivenName(v),
+        Some(("family_name", v)) => UserQuery::FamilyName(v),
+        Some((_, v)) => UserQuery::Email(v.to_lowercase()),
+    })
 }
 
 pub(crate) async fn list(
@@ -417,6 +393,7 @@ pub(crate) async fn delete(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::quirks::UnsupportedFilter;
 
     #[test]
     fn filters_map_to_notion_vocabulary() {
