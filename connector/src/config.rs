@@ -335,38 +335,19 @@ impl Settings {
         };
         let page_size = match flags.page_size {
             Some(n) => n,
-            None => match file.integer("page-size")? {
-                Some(n) => u32::try_from(n)
-                    .ok()
-                    .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
-                    .ok_or_else(|| file.bad("page-size", format!("{n} is not in 1..={MAX_PAGE_SIZE}")))?,
-                None => MAX_PAGE_SIZE,
-            },
+            None => file.bounded("page-size", 1..=MAX_PAGE_SIZE)?.unwrap_or(MAX_PAGE_SIZE),
         };
         let requests_per_minute = match flags.requests_per_minute {
             Some(n) => n,
-            None => match file.integer("requests-per-minute")? {
-                Some(n) => u32::try_from(n)
-                    .ok()
-                    .filter(|n| *n >= 1)
-                    .ok_or_else(|| file.bad("requests-per-minute", format!("{n} is not a positive number")))?,
-                None => DEFAULT_REQUESTS_PER_MINUTE,
-            },
+            None => file
+                .bounded("requests-per-minute", 1..=u32::MAX)?
+                .unwrap_or(DEFAULT_REQUESTS_PER_MINUTE),
         };
         let http_timeout_seconds = match flags.http_timeout_seconds {
             Some(n) => n,
-            None => match file.integer("http-timeout-seconds")? {
-                Some(n) => u64::try_from(n)
-                    .ok()
-                    .filter(|n| (1..=MAX_HTTP_TIMEOUT_SECONDS).contains(n))
-                    .ok_or_else(|| {
-                        file.bad(
-                            "http-timeout-seconds",
-                            format!("{n} is not in 1..={MAX_HTTP_TIMEOUT_SECONDS}"),
-                        )
-                    })?,
-                None => DEFAULT_HTTP_TIMEOUT_SECONDS,
-            },
+            None => file
+                .bounded("http-timeout-seconds", 1..=MAX_HTTP_TIMEOUT_SECONDS)?
+                .unwrap_or(DEFAULT_HTTP_TIMEOUT_SECONDS),
         };
         let mut sync_resource_types = match flags.sync_resource_types {
             Some(v) => v,
@@ -515,6 +496,20 @@ impl ConfigFile {
         }
     }
 
+    /// A whole number that must lie in `range`.
+    fn bounded<T>(&self, key: &str, range: std::ops::RangeInclusive<T>) -> Result<Option<T>, ConfigError>
+    where
+        T: TryFrom<i64> + PartialOrd + std::fmt::Display,
+    {
+        let Some(n) = self.integer(key)? else {
+            return Ok(None);
+        };
+        match T::try_from(n) {
+            Ok(v) if range.contains(&v) => Ok(Some(v)),
+            _ => Err(self.bad(key, format!("{n} is not in {}..={}", range.start(), range.end()))),
+        }
+    }
+
     fn boolean(&self, key: &str) -> Result<Option<bool>, ConfigError> {
         match self.get(key) {
             None => Ok(None),
@@ -641,8 +636,15 @@ mod tests {
             err.as_deref(),
             Some("config file .baton.yaml: page-size: 500 is not in 1..=100")
         );
-        let f = file("sync-resource-types: user,widget\n");
-        assert!(Settings::resolve(Flags::default(), Some(&f)).is_err());
+        for bad in [
+            "sync-resource-types: user,widget\n",
+            "http-timeout-seconds: 0\n",
+            "http-timeout-seconds: 99999\n",
+            "requests-per-minute: -1\n",
+            "page-size: lots\n",
+        ] {
+            assert!(Settings::resolve(Flags::default(), Some(&file(bad))).is_err(), "{bad}");
+        }
         assert!(Cli::try_parse_from(["baton-notion", "--sync-resource-types", "user,widget"]).is_err());
         assert!(Cli::try_parse_from(["baton-notion", "--log-format", "xml"]).is_err());
         assert!(Cli::try_parse_from(["baton-notion", "--http-timeout-seconds", "0"]).is_err());

@@ -3,7 +3,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderValue, StatusCode, Uri};
+use axum::http::{StatusCode, Uri};
 use axum::response::Response;
 use axum::Extension;
 use indexmap::IndexSet;
@@ -17,7 +17,7 @@ use crate::faults::ListShaping;
 use crate::model::{Group, Org, Workspace};
 use crate::patch::{self, get_ci, AttrDef, Schema};
 use crate::quirks::{NestedGroups, Quirks};
-use crate::resource::{GroupView, GROUP_SCHEMA, LOCATION_BASE};
+use crate::resource::{GroupView, GROUP_SCHEMA};
 
 static GROUP_SCHEMA_DEF: Schema = Schema {
     core_urn: GROUP_SCHEMA,
@@ -195,18 +195,9 @@ pub(crate) async fn create(
             modified_ms: now,
         },
     );
-    let status = if quirks.created_with_location {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    let mut resp = group_response(&state, status, &org, &caller, id, None)?;
-    if quirks.created_with_location {
-        if let Ok(v) = HeaderValue::from_str(&format!("{LOCATION_BASE}/Groups/{id}")) {
-            resp.headers_mut().insert(header::LOCATION, v);
-        }
-    }
-    Ok(resp)
+    super::created(&state, "Groups", id, |status| {
+        group_response(&state, status, &org, &caller, id, None)
+    })
 }
 
 /// Applies a change to a group's document, validates it, and commits it whole.

@@ -103,6 +103,29 @@ pub(crate) fn json_response(state: &Shared, status: StatusCode, body: Vec<u8>) -
     resp
 }
 
+/// Answers a creation: 201 with `Location` (`kind` is `Users` or `Groups`), or 200 without, as
+/// [`Quirks::created_with_location`] says. `render` builds the body for the chosen status.
+pub(crate) fn created(
+    state: &Shared,
+    kind: &str,
+    id: Uuid,
+    render: impl FnOnce(StatusCode) -> Result<Response, ScimError>,
+) -> Result<Response, ScimError> {
+    let with_location = state.quirks.read().created_with_location;
+    let status = if with_location {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let mut resp = render(status)?;
+    if with_location {
+        if let Ok(v) = HeaderValue::from_str(&format!("{}/{kind}/{id}", crate::resource::LOCATION_BASE)) {
+            resp.headers_mut().insert(header::LOCATION, v);
+        }
+    }
+    Ok(resp)
+}
+
 /// Reads a request body as a JSON value: anything else is `invalidSyntax`.
 pub(crate) fn parse_json(body: &Bytes) -> Result<serde_json::Value, ScimError> {
     if body.is_empty() {

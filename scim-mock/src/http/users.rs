@@ -9,7 +9,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderValue, StatusCode, Uri};
+use axum::http::{StatusCode, Uri};
 use axum::response::Response;
 use axum::Extension;
 use serde_json::{Map, Value};
@@ -22,7 +22,7 @@ use crate::faults::ListShaping;
 use crate::model::{Account, Member, Org};
 use crate::patch;
 use crate::quirks::{PostExistingMember, Quirks};
-use crate::resource::{UserView, LOCATION_BASE, USER_SCHEMA};
+use crate::resource::{UserView, USER_SCHEMA};
 use crate::user_doc::{self, UserInput, CLEARABLE, USER_SCHEMA_DEF};
 
 /// What a user filter can ask for in Notion's vocabulary.
@@ -136,21 +136,11 @@ pub(crate) async fn get_one(
     user_response(&state, StatusCode::OK, &org, &caller, id)
 }
 
-/// 201 with `Location`, or 200 without, as the quirks say.
+/// The answer to a POST that added (or found) `id`.
 fn created(state: &AppState, org: &Org, caller: &Caller, id: Uuid) -> Result<Response, ScimError> {
-    let with_location = state.quirks.read().created_with_location;
-    let status = if with_location {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    let mut resp = user_response(state, status, org, caller, id)?;
-    if with_location {
-        if let Ok(v) = HeaderValue::from_str(&format!("{LOCATION_BASE}/Users/{id}")) {
-            resp.headers_mut().insert(header::LOCATION, v);
-        }
-    }
-    Ok(resp)
+    super::created(state, "Users", id, |status| {
+        user_response(state, status, org, caller, id)
+    })
 }
 
 pub(crate) async fn create(
