@@ -149,9 +149,10 @@ fn main() -> anyhow::Result<()> {
 fn print_breakdown(report: &sync::SyncReport) {
     let f = &report.summary.finish;
     println!(
-        "  writer        {:>8.2} s rows as pages arrive ({:.2} s of it waiting for pages), {:.2} s finish",
+        "  writer        {:>8.2} s rows as pages arrive ({:.2} s of it waiting for pages, {:.2} s CPU), {:.2} s finish",
         report.write_load.as_secs_f64(),
         report.write_waited.as_secs_f64(),
+        report.write_load_cpu.as_secs_f64(),
         report.write_finish.as_secs_f64()
     );
     println!(

@@ -207,11 +207,21 @@ pub fn group_member_entitlement(group: &Resource) -> Entitlement {
 /// One grant per member: `group:<gid>:member:user:<uid>`. Members are users (Notion has no
 /// nested groups), whatever their `type` says; duplicate member ids give one grant.
 pub fn group_member_grants(group: &Resource, members: &[ScimMember]) -> Vec<Grant> {
-    let mut seen = std::collections::HashSet::new();
+    let entitlement = grant_entitlement(group, MEMBER_SLUG);
+    member_principals(members)
+        .into_iter()
+        .map(|p| new_grant(&entitlement, p))
+        .collect()
+}
+
+/// The principals of a group's member grants: one user per distinct, non-empty member id, in
+/// the order Notion listed them.
+pub fn member_principals(members: &[ScimMember]) -> Vec<ResourceId> {
+    let mut seen = std::collections::HashSet::with_capacity(members.len());
     members
         .iter()
         .filter(|m| !m.value.is_empty() && seen.insert(m.value.as_str()))
-        .map(|m| new_grant(group, MEMBER_SLUG, ResourceId::new(USER, m.value.clone())))
+        .map(|m| ResourceId::new(USER, m.value.clone()))
         .collect()
 }
 
@@ -267,18 +277,25 @@ pub fn role_assigned_entitlement(role_resource: &Resource) -> Entitlement {
 /// means `member`). A role outside the four gives none. Like baton-notion's user `Grants`, the
 /// grant's entitlement resource carries only the role's id.
 pub fn user_role_grants(user: &ScimUser) -> Vec<Grant> {
-    let Some(role) = role(workspace_role(user)) else {
-        return Vec::new();
-    };
+    user_role(user)
+        .map(|role| new_grant(&role_grant_entitlement(role), ResourceId::new(USER, user.id.clone())))
+        .into_iter()
+        .collect()
+}
+
+/// The role of the user's role grant: [`workspace_role`] if it is one of the four.
+pub fn user_role(user: &ScimUser) -> Option<&'static NotionRole> {
+    role(workspace_role(user))
+}
+
+/// The entitlement a role grant carries: `role:<r>:assigned` on a resource holding only the
+/// role's id.
+pub fn role_grant_entitlement(role: &NotionRole) -> Entitlement {
     let role_ref = Resource {
         id: Some(ResourceId::new(ROLE, role.id)),
         ..Default::default()
     };
-    vec![new_grant(
-        &role_ref,
-        ASSIGNED_SLUG,
-        ResourceId::new(USER, user.id.clone()),
-    )]
+    grant_entitlement(&role_ref, ASSIGNED_SLUG)
 }
 
 /// `ent.NewAssignmentEntitlement` with `WithGrantableTo(user)`, `WithDisplayName`,
@@ -297,17 +314,23 @@ fn assignment_entitlement(resource: &Resource, slug: &str, display_name: String,
     }
 }
 
-/// `grant.NewGrant(resource, slug, principalId)`.
-fn new_grant(resource: &Resource, slug: &str, principal: ResourceId) -> Grant {
+/// What `grant.NewGrant(resource, slug, principalId)` puts in a grant's `entitlement`: the id
+/// `<type>:<id>:<slug>` and the resource, nothing else.
+pub fn grant_entitlement(resource: &Resource, slug: &str) -> Entitlement {
     let rid = resource.id.clone().unwrap_or_default();
-    let entitlement_id = entitlement_id(&rid, slug);
+    Entitlement {
+        resource: Some(resource.clone()),
+        id: entitlement_id(&rid, slug),
+        ..Default::default()
+    }
+}
+
+/// `grant.NewGrant`: id `<entitlement id>:<principal type>:<principal id>`, the entitlement from
+/// [`grant_entitlement`], a principal holding only its id.
+pub fn new_grant(entitlement: &Entitlement, principal: ResourceId) -> Grant {
     Grant {
-        id: grant_id(&entitlement_id, &principal),
-        entitlement: Some(Entitlement {
-            resource: Some(resource.clone()),
-            id: entitlement_id,
-            ..Default::default()
-        }),
+        id: grant_id(&entitlement.id, &principal),
+        entitlement: Some(entitlement.clone()),
         principal: Some(Resource {
             id: Some(principal),
             ..Default::default()

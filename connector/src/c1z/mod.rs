@@ -4,8 +4,9 @@
 //! - [`ksuid`]: sync ids (27-character KSUIDs).
 //! - `schema`: the SQLite tables and indexes of baton-sdk's `pkg/dotc1z`, and the migrations
 //!   an older file needs.
-//! - `writer`: [`C1zWriter`], one sync run into a private SQLite copy, then magic + zstd into
-//!   a temp file renamed over the target.
+//! - `sqlite`: a SQLite database file written page by page without SQLite, streaming.
+//! - `writer`: [`C1zWriter`], one sync run built with `sqlite` and streamed through zstd into
+//!   a temp file renamed over the target (merged by SQLite into a copy of an existing file).
 //! - `reader`: [`C1zReader`], the newest finished full sync (or a named one) decoded into
 //!   [`crate::proto`] messages.
 //!
@@ -20,6 +21,7 @@
 pub mod ksuid;
 mod reader;
 mod schema;
+mod sqlite;
 mod writer;
 
 use std::io;
@@ -34,8 +36,8 @@ pub const C1Z_MAGIC: &[u8; 5] = b"C1ZF\0";
 /// How many full finished syncs a file keeps (the SDK's default `BATON_KEEP_SYNC_COUNT`).
 pub const KEEP_FULL_SYNCS: usize = 2;
 
-/// Rows per transaction while writing; bounds memory for millions of grants.
-pub const ROWS_PER_TRANSACTION: usize = 10_000;
+/// Rows stamped with one `discovered_at` (the SDK stamps each bulk put with one time).
+pub const ROWS_PER_BATCH: usize = 10_000;
 
 /// The header SQLite puts at the start of every database file.
 const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
@@ -89,6 +91,9 @@ pub enum C1zError {
         id: String,
         field: &'static str,
     },
+    /// The database could not be built (e.g. two rows of one run with the same id).
+    #[error("c1z: {0}")]
+    Build(String),
     /// `put_*` or `finish` before `start_sync`, or `start_sync` twice.
     #[error("c1z: {0}")]
     SyncState(&'static str),
@@ -139,13 +144,16 @@ pub struct SyncSummary {
 /// What [`C1zWriter::finish`] did after the last row, and how long each step took.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FinishBreakdown {
-    /// Copying the live rows into a compact file after old runs were removed (zero otherwise).
-    pub compact: std::time::Duration,
-    /// Building the secondary indexes deferred during the bulk load.
+    /// Writing the last table pages and sorting and writing every index of the new run.
     pub index: std::time::Duration,
-    /// zstd into a temp file, fsync, rename.
+    /// Into an existing file only: copying the new run's rows into it with SQLite.
+    pub merge: std::time::Duration,
+    /// Into an existing file only: copying the live rows into a compact file after old runs
+    /// were removed (zero otherwise), and building the secondary indexes again.
+    pub compact: std::time::Duration,
+    /// Finishing the zstd stream (the whole database, after a merge), fsync, rename.
     pub publish: std::time::Duration,
-    /// Size of the SQLite database that was compressed.
+    /// Size of the SQLite database inside the c1z.
     pub db_bytes: u64,
 }
 

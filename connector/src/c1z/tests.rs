@@ -245,26 +245,45 @@ fn dropped_writer_leaves_the_previous_file_byte_identical() {
 }
 
 #[test]
-fn duplicate_external_ids_within_a_sync_are_upserted() {
+fn duplicate_external_ids_within_a_sync_fail_it_and_keep_the_previous_file() {
+    // A run stores each object once (the sync de-duplicates pages and members); a second row
+    // with the same id is a bug upstream, refused rather than written into a unique index.
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("sync.c1z");
-    let mut w = C1zWriter::open(&path).expect("open");
+    write_sync(&path, &["u0"]);
+    let before = std::fs::read(&path).expect("read");
+    for twice in ["resource", "entitlement", "grant"] {
+        let mut w = C1zWriter::open(&path).expect("open");
+        w.start_sync().expect("start");
+        let user = res("user", "u1");
+        let e = ent(&res("group", "g"), "member");
+        let g = grant(&e, &ResourceId::new("user", "u1"));
+        w.put_resource(&user).expect("resource");
+        w.put_entitlement(&e).expect("ent");
+        w.put_grant(&g).expect("grant");
+        match twice {
+            "resource" => w.put_resource(&user).expect("second resource"),
+            "entitlement" => w.put_entitlement(&e).expect("second ent"),
+            _ => w.put_grant(&g).expect("second grant"),
+        }
+        let err = w.finish().unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.contains("same key") && message.contains("external_sync"),
+            "{message}"
+        );
+        assert_eq!(std::fs::read(&path).expect("read"), before, "{twice}");
+        assert_eq!(dir_entries(dir.path()), vec![path.clone()]);
+    }
+    // Into a new file the same: no file at all.
+    let fresh = dir.path().join("fresh.c1z");
+    let mut w = C1zWriter::open(&fresh).expect("open");
     w.start_sync().expect("start");
-    let mut user = res("user", "u1");
-    w.put_resource(&user).expect("first");
-    user.display_name = "renamed".into();
-    w.put_resource(&user).expect("second");
-    let e = ent(&res("group", "g"), "member");
-    w.put_entitlement(&e).expect("ent");
-    w.put_entitlement(&e).expect("ent again");
-    let g = grant(&e, &ResourceId::new("user", "u1"));
-    w.put_grant(&g).expect("grant");
-    w.put_grant(&g).expect("grant again");
-    w.finish().expect("finish");
-    let r = C1zReader::open(&path).expect("reader");
-    assert_eq!(r.resources(None).expect("res"), vec![user]);
-    assert_eq!(r.entitlements(None).expect("ents").len(), 1);
-    assert_eq!(r.grants(None).expect("grants").len(), 1);
+    w.put_resource(&res("user", "u1")).expect("first");
+    w.put_resource(&res("user", "u1")).expect("second");
+    assert!(matches!(w.finish(), Err(C1zError::Build(_))));
+    assert!(!fresh.exists());
+    assert_eq!(dir_entries(dir.path()), vec![path]);
 }
 
 #[test]
@@ -274,7 +293,7 @@ fn many_rows_span_several_transactions() {
     let mut w = C1zWriter::open(&path).expect("open");
     w.start_sync().expect("start");
     let e = ent(&res("group", "g"), "member");
-    let n = ROWS_PER_TRANSACTION * 2 + 17;
+    let n = ROWS_PER_BATCH * 2 + 17;
     for i in 0..n {
         w.put_grant(&grant(&e, &ResourceId::new("user", format!("u{i}"))))
             .expect("grant");
@@ -473,4 +492,105 @@ fn deferred_indexes_are_all_in_the_published_file() {
             .expect("integrity");
         assert_eq!(check, "ok");
     }
+}
+
+/// Every column of every grant row but the run-specific ones, in id order.
+fn grant_rows(path: &Path) -> Vec<Vec<rusqlite::types::Value>> {
+    let r = C1zReader::open(path).expect("reader");
+    let mut stmt = r
+        .connection()
+        .prepare(
+            "select resource_type_id, resource_id, entitlement_id, principal_resource_type_id, \
+             principal_resource_id, external_id, expansion, needs_expansion, data from v1_grants order by id",
+        )
+        .expect("prepare");
+    let rows = stmt
+        .query_map([], |row| (0..9).map(|i| row.get(i)).collect())
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    rows
+}
+
+#[test]
+fn put_grants_stores_what_put_grant_would() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut group = res("group", "g1");
+    // A resource with annotations and a profile: the part encoded once for all grants.
+    group.annotations = vec![proto::pack(&proto::GroupTrait {
+        icon: None,
+        profile: None,
+    })];
+    group.description = "the group".into();
+    let full = ent(&group, "member");
+    let shared = Entitlement {
+        id: full.id.clone(),
+        resource: full.resource.clone(),
+        ..Default::default()
+    };
+    let principals: Vec<ResourceId> = ["u1", "u2", "üñí", ""]
+        .iter()
+        .map(|u| ResourceId::new("user", *u))
+        .collect();
+    let grants: Vec<Grant> = principals.iter().map(|p| grant(&shared, p)).collect();
+
+    let one_by_one = dir.path().join("one.c1z");
+    let mut w = C1zWriter::open(&one_by_one).expect("open");
+    w.start_sync().expect("start");
+    for g in &grants {
+        w.put_grant(g).expect("grant");
+    }
+    w.finish().expect("finish");
+
+    let batched = dir.path().join("batch.c1z");
+    let mut w = C1zWriter::open(&batched).expect("open");
+    w.start_sync().expect("start");
+    w.put_grants(&shared, grants.iter().map(|g| g.id.as_str()).zip(&principals))
+        .expect("grants");
+    // An empty grant id is left out of the encoding, as prost leaves out any empty string.
+    w.put_grants(&shared, [("", &principals[0])]).expect("empty id");
+    let summary = w.finish().expect("finish");
+    assert_eq!(summary.grants, 5);
+
+    let expected = grant_rows(&one_by_one);
+    let got = grant_rows(&batched);
+    assert_eq!(got[..4], expected[..]);
+    for (row, g) in expected.iter().zip(&grants) {
+        assert_eq!(row[8], rusqlite::types::Value::Blob(prost::Message::encode_to_vec(g)));
+    }
+    let no_id = Grant {
+        id: String::new(),
+        ..grants[0].clone()
+    };
+    assert_eq!(
+        got[4][8],
+        rusqlite::types::Value::Blob(prost::Message::encode_to_vec(&no_id))
+    );
+}
+
+#[test]
+fn a_new_file_is_page_one_stored_then_compressed_frames() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("sync.c1z");
+    write_sync(&path, &["a", "b"]);
+    let bytes = std::fs::read(&path).expect("read");
+    assert_eq!(&bytes[..5], C1Z_MAGIC);
+    // Frame 1: zstd magic, single-segment header with a 2-byte size, one raw block of a page.
+    assert_eq!(&bytes[5..9], &[0x28, 0xb5, 0x2f, 0xfd]);
+    assert_eq!(bytes[9], 0x60);
+    let page = 16384usize;
+    assert_eq!(u16::from_le_bytes([bytes[10], bytes[11]]) as usize + 256, page);
+    let block = u32::from_le_bytes([bytes[12], bytes[13], bytes[14], 0]);
+    assert_eq!((block & 1, (block >> 1) & 3, block >> 3), (1, 0, page as u32));
+    let page_one = &bytes[15..15 + page];
+    assert_eq!(&page_one[..16], b"SQLite format 3\0");
+    // The whole stream (every frame) decodes to a database that starts with that page.
+    let db = zstd::stream::decode_all(&bytes[5..]).expect("decode");
+    assert_eq!(&db[..page], page_one);
+    assert_eq!(db.len() % page, 0);
+    let pages_in_header = u32::from_be_bytes([db[28], db[29], db[30], db[31]]) as usize;
+    assert_eq!(pages_in_header * page, db.len());
+    // And frame 1 alone is a complete zstd frame holding exactly page 1.
+    let first = zstd::stream::decode_all(&bytes[5..15 + page]).expect("frame 1");
+    assert_eq!(first, page_one);
 }

@@ -1,21 +1,31 @@
-//! [`C1zWriter`]: one sync run into a private SQLite copy, published atomically on `finish`.
+//! [`C1zWriter`]: one sync run, published atomically on `finish`.
 //!
 //! Invariant: the target file is only ever replaced by a complete file whose newest run is
-//! finished. Until `finish` renames its temp file over the target, every byte lives in a
-//! private temp directory next to the target, which `Drop` removes.
+//! finished. Until `finish` renames its temp file over the target, every byte lives in temp
+//! files next to the target, which `Drop` removes.
+//!
+//! Two ways to the file:
+//! - **A new file** (the target does not exist): rows go straight into a SQLite file built page
+//!   by page ([`super::sqlite`]), whose pages stream into the zstd encoder of the c1z as they
+//!   fill, so compression overlaps the sync. The file is `C1ZF\0`, a zstd frame holding page 1
+//!   stored raw (it names each tree's root and is only known at the end, so it is written last
+//!   into room left for it), then one compressed frame holding every other page. zstd readers
+//!   decode concatenated frames as one stream (RFC 8878 section 3.1).
+//! - **An existing file**: the new run is built the same way into a plain database file, then
+//!   merged by SQLite into a copy of the existing file, old runs beyond the newest two full
+//!   syncs deleted, and the whole compressed into the new c1z.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use prost::Message;
-use rusqlite::{params, Connection};
+use rusqlite::Connection;
 
-use super::schema::{self, DATA_TABLES, SYNC_RUNS};
-use super::{
-    ksuid, now_go_time, C1zError, FinishBreakdown, SyncSummary, C1Z_MAGIC, KEEP_FULL_SYNCS, ROWS_PER_TRANSACTION,
-};
+use super::schema::{self, DATA_TABLES, ENTITLEMENTS, GRANTS, RESOURCES, RESOURCE_TYPES, SYNC_RUNS};
+use super::sqlite::{BuildError, DbBuilder, Schema, Value, PAGE_SIZE};
+use super::{ksuid, now_go_time, C1zError, FinishBreakdown, SyncSummary, C1Z_MAGIC, KEEP_FULL_SYNCS, ROWS_PER_BATCH};
 use crate::proto::{Entitlement, Grant, Resource, ResourceId, ResourceType};
 
 /// zstd level for the output. Level 1 compresses these databases as well as the default 3
@@ -25,67 +35,108 @@ const ZSTD_LEVEL: i32 = 1;
 /// Upper bound on zstd worker threads (the encoder uses one per core up to this).
 const ZSTD_MAX_WORKERS: usize = 4;
 
-/// Page size for a new file: 16 KiB pages (SQLite's default is 4 KiB) mean a quarter of the
-/// B-tree pages to balance, write and scan, and 6% less data (less per-page overhead). Any
-/// SQLite reader handles any page size; an existing file keeps the size it has.
-const NEW_FILE_PAGE_SIZE: &str = "pragma page_size = 16384;";
+/// Bytes of the zstd frame that carries page 1 uncompressed: magic (4), frame header
+/// descriptor (1), 2-byte content size, block header (3), the page.
+const PAGE_ONE_FRAME_LEN: usize = 4 + 1 + 2 + 3 + PAGE_SIZE;
 
-/// The scratch database is private and thrown away on any failure; the target is only replaced
-/// by `finish`'s rename. So it needs no syncs, no rollback journal (a failed statement fails the
-/// whole sync) and no file locking.
-/// The page cache is raised from SQLite's 2 MiB so the unique indexes (random keys) mostly stay
-/// in memory instead of spilling to pread/pwrite on every insert; it also sizes the sorter's
-/// in-memory runs when `finish` builds the deferred indexes. 24 MiB: 40 MiB bought nothing more.
+/// The scratch database of a merge is private and thrown away on any failure; the target is
+/// only replaced by `finish`'s rename. So it needs no syncs, no rollback journal and no file
+/// locking. The page cache is raised from SQLite's 2 MiB so the unique indexes (random keys)
+/// mostly stay in memory while the new run's rows go in.
 const SCRATCH_PRAGMAS: &str = "pragma journal_mode = off; pragma synchronous = off; \
      pragma locking_mode = exclusive; pragma temp_store = file; pragma cache_size = -24576;";
 
-/// The page cache (and so the sorter's in-memory runs) while `finish` builds the indexes.
+/// The page cache (and so the sorter's in-memory runs) while indexes are built or a file is
+/// compacted.
 const INDEX_BUILD_CACHE: &str = "pragma cache_size = -8192;";
 
-const PUT_RESOURCE_TYPE: &str = "insert into v1_resource_types (external_id, data, sync_id, discovered_at) \
-     values (?1, ?2, ?3, ?4) on conflict (external_id, sync_id) do update set data = excluded.data, \
-     discovered_at = excluded.discovered_at";
+type Encoder = zstd::stream::write::Encoder<'static, BufWriter<File>>;
 
-const PUT_RESOURCE: &str = "insert into v1_resources (resource_type_id, external_id, parent_resource_type_id, \
-     parent_resource_id, data, sync_id, discovered_at) values (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
-     on conflict (external_id, sync_id) do update set resource_type_id = excluded.resource_type_id, \
-     parent_resource_type_id = excluded.parent_resource_type_id, parent_resource_id = excluded.parent_resource_id, \
-     data = excluded.data, discovered_at = excluded.discovered_at";
+/// Where the built pages go.
+enum Output {
+    /// The c1z itself: magic and room for page 1's frame already written, then the current
+    /// zstd frame's encoder (`None` only while one frame ends and the next begins).
+    C1z(Option<Encoder>),
+    /// A plain database (room for page 1, then the pages) to merge into an existing file.
+    Db(BufWriter<File>),
+}
 
-const PUT_ENTITLEMENT: &str =
-    "insert into v1_entitlements (resource_type_id, resource_id, external_id, data, sync_id, \
-     discovered_at) values (?1, ?2, ?3, ?4, ?5, ?6) \
-     on conflict (external_id, sync_id) do update set resource_type_id = excluded.resource_type_id, \
-     resource_id = excluded.resource_id, data = excluded.data, discovered_at = excluded.discovered_at";
+impl std::fmt::Debug for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::C1z(_) => "Output::C1z",
+            Self::Db(_) => "Output::Db",
+        })
+    }
+}
 
-const PUT_GRANT: &str = "insert into v1_grants (resource_type_id, resource_id, entitlement_id, \
-     principal_resource_type_id, principal_resource_id, external_id, expansion, needs_expansion, data, sync_id, \
-     discovered_at) values (?1, ?2, ?3, ?4, ?5, ?6, null, 0, ?7, ?8, ?9) \
-     on conflict (external_id, sync_id) do update set resource_type_id = excluded.resource_type_id, \
-     resource_id = excluded.resource_id, entitlement_id = excluded.entitlement_id, \
-     principal_resource_type_id = excluded.principal_resource_type_id, \
-     principal_resource_id = excluded.principal_resource_id, data = excluded.data, \
-     discovered_at = excluded.discovered_at";
+impl Output {
+    fn target(&mut self) -> io::Result<&mut dyn Write> {
+        match self {
+            Self::C1z(Some(e)) => Ok(e),
+            Self::C1z(None) => Err(io::Error::other("the zstd encoder is gone after an earlier error")),
+            Self::Db(w) => Ok(w),
+        }
+    }
+
+    /// Ends the current zstd frame and starts the next, compressed by worker threads: the
+    /// indexes are written after the fetching is over, when the cores are free.
+    fn next_frame(&mut self) -> io::Result<()> {
+        if let Self::C1z(slot) = self {
+            if let Some(encoder) = slot.take() {
+                *slot = Some(new_encoder(encoder.finish()?, tail_workers())?);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Write for Output {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.target()?.write(buf)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.target()?.write_all(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.target()?.flush()
+    }
+}
+
+/// Table handles in the builder's schema.
+#[derive(Debug, Clone, Copy)]
+struct Tables {
+    resource_types: usize,
+    resources: usize,
+    entitlements: usize,
+    grants: usize,
+    sync_runs: usize,
+}
 
 /// Writes one full sync run into a c1z file. See the module docs for the crash-safety contract.
 #[derive(Debug)]
 pub struct C1zWriter {
-    // Field order matters: the connection closes before the directory holding its file goes.
-    conn: Connection,
-    db_path: PathBuf,
-    workdir: tempfile::TempDir,
+    // Field order matters: the builder's file handles close before the temp files go.
+    builder: DbBuilder<Output>,
+    tables: Tables,
     target: PathBuf,
+    /// The c1z being written (a new target), renamed over the target by `finish`.
+    out_file: Option<tempfile::NamedTempFile>,
+    /// The decompressed copy of an existing target and the new run's database, merged by
+    /// `finish`.
+    merge: Option<(PathBuf, PathBuf)>,
+    workdir: Option<tempfile::TempDir>,
     sync_id: Option<String>,
-    /// `discovered_at` of the rows in the open transaction: one timestamp per batch of rows, as
-    /// the SDK's bulk puts stamp a whole batch with one `time.Now()`.
+    started_at: String,
+    /// `discovered_at` of the rows of the current batch: one timestamp per
+    /// [`ROWS_PER_BATCH`] rows, as the SDK's bulk puts stamp a whole batch with one `time.Now()`.
     discovered_at: String,
-    rows_in_transaction: usize,
+    rows_in_batch: usize,
     counts: Counts,
     /// Reused for each row's protobuf encoding.
     buf: Vec<u8>,
-    /// The non-unique indexes of the data tables (`create index` statements, in schema order),
-    /// dropped for the bulk load and built again by `finish`, once, from sorted keys.
-    deferred_indexes: Vec<String>,
 }
 
 #[derive(Debug, Default)]
@@ -96,50 +147,126 @@ struct Counts {
     grants: u64,
 }
 
+/// baton's schema as SQLite stores it, read from a scratch in-memory database.
+fn baton_schema() -> Result<Schema, C1zError> {
+    let conn = Connection::open_in_memory()?;
+    schema::ensure(&conn)?;
+    Ok(Schema::read(&conn)?)
+}
+
+fn handle(schema: &Schema, name: &'static str) -> Result<usize, C1zError> {
+    schema
+        .table(name)
+        .ok_or(C1zError::SyncState("the c1z schema lacks a table this writer needs"))
+}
+
+/// A zstd encoder at [`ZSTD_LEVEL`] with a checksum; `workers` > 0 compresses on that many
+/// background threads, 0 on the writing thread itself.
+fn new_encoder(out: BufWriter<File>, workers: u32) -> io::Result<Encoder> {
+    let mut encoder = zstd::stream::write::Encoder::new(out, ZSTD_LEVEL)?;
+    encoder.include_checksum(true)?;
+    if workers > 0 {
+        encoder.multithread(workers)?;
+    }
+    Ok(encoder)
+}
+
+/// Workers for compressing the tail of a new file, or a whole merged file: one per core, up to
+/// [`ZSTD_MAX_WORKERS`], none on a single core. (The table pages, written while the sync
+/// fetches, are compressed on the writer thread instead: extra threads there competed with
+/// the fetch and the emulation for the two cores and slowed every request.)
+fn tail_workers() -> u32 {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cores < 2 {
+        0
+    } else {
+        cores.min(ZSTD_MAX_WORKERS) as u32
+    }
+}
+
+/// A zstd frame holding `content` as one raw (stored) block: 4-byte magic, a frame header
+/// descriptor saying "single segment, 2-byte content size, no checksum", the content size
+/// minus 256 (little-endian), a 3-byte block header (last block, raw, size), the bytes.
+fn raw_zstd_frame(content: &[u8]) -> Vec<u8> {
+    debug_assert!((256..=65_791).contains(&content.len()));
+    let mut frame = Vec::with_capacity(content.len() + 10);
+    frame.extend_from_slice(&0xFD2F_B528u32.to_le_bytes());
+    frame.push(0b0110_0000);
+    frame.extend_from_slice(&((content.len() - 256) as u16).to_le_bytes());
+    let block_header = ((content.len() as u32) << 3) | 1;
+    frame.extend_from_slice(&block_header.to_le_bytes()[..3]);
+    frame.extend_from_slice(content);
+    frame
+}
+
+fn target_dir(target: &Path) -> PathBuf {
+    match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
 impl C1zWriter {
     /// Prepares a sync into `target`. An existing target is decompressed into a private copy so
     /// its earlier sync runs are kept (and it must be a valid c1z: a corrupt file is an error,
-    /// not silently replaced); otherwise the schema starts empty. Nothing touches `target`
-    /// before [`C1zWriter::finish`].
+    /// not silently replaced). Nothing touches `target` before [`C1zWriter::finish`].
     pub fn open(target: &Path) -> Result<Self, C1zError> {
-        let dir = match target.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
+        let dir = target_dir(target);
+        let schema = baton_schema()?;
+        let tables = Tables {
+            resource_types: handle(&schema, RESOURCE_TYPES)?,
+            resources: handle(&schema, RESOURCES)?,
+            entitlements: handle(&schema, ENTITLEMENTS)?,
+            grants: handle(&schema, GRANTS)?,
+            sync_runs: handle(&schema, SYNC_RUNS)?,
         };
-        let workdir = tempfile::Builder::new()
-            .prefix(".c1z-work-")
-            .tempdir_in(&dir)
-            .map_err(|e| C1zError::io("create a temp directory in", &dir, e))?;
-        let db_path = workdir.path().join("sync.db");
-        let existing = target.exists();
-        if existing {
-            super::decompress_c1z(target, &db_path)?;
-        }
-        let conn = Connection::open(&db_path)?;
-        if existing {
-            super::check_baton_tables(target, &conn)?;
-        }
-        // A private scratch copy: durability comes from the fsync of the finished c1z.
-        if !existing {
-            // Only takes effect before the first table exists; an existing file keeps its own.
-            // Before the cache size: a cache given in KiB is turned into a page count with the
-            // page size of the moment (setting 16 KiB pages afterwards quadrupled the cache).
-            conn.execute_batch(NEW_FILE_PAGE_SIZE)?;
-        }
-        conn.execute_batch(SCRATCH_PRAGMAS)?;
-        schema::ensure(&conn)?;
-        let deferred_indexes = drop_secondary_indexes(&conn)?;
+        let (output, out_file, merge, workdir) = if target.exists() {
+            let workdir = tempfile::Builder::new()
+                .prefix(".c1z-work-")
+                .tempdir_in(&dir)
+                .map_err(|e| C1zError::io("create a temp directory in", &dir, e))?;
+            let old = workdir.path().join("previous.db");
+            super::decompress_c1z(target, &old)?;
+            {
+                let conn = Connection::open(&old)?;
+                super::check_baton_tables(target, &conn)?;
+            }
+            let new = workdir.path().join("run.db");
+            let file = File::create(&new).map_err(|e| C1zError::io("create", &new, e))?;
+            let mut out = BufWriter::with_capacity(1 << 20, file);
+            out.write_all(&[0u8; PAGE_SIZE])
+                .map_err(|e| C1zError::io("write", &new, e))?;
+            (Output::Db(out), None, Some((old, new)), Some(workdir))
+        } else {
+            let tmp = tempfile::Builder::new()
+                .prefix(".c1z-out-")
+                .suffix(".tmp")
+                .tempfile_in(&dir)
+                .map_err(|e| C1zError::io("create a temp file in", &dir, e))?;
+            let file = tmp
+                .as_file()
+                .try_clone()
+                .map_err(|e| C1zError::io("open", tmp.path(), e))?;
+            let mut out = BufWriter::with_capacity(1 << 20, file);
+            out.write_all(C1Z_MAGIC)
+                .and_then(|()| out.write_all(&[0u8; PAGE_ONE_FRAME_LEN]))
+                .map_err(|e| C1zError::io("write", tmp.path(), e))?;
+            let encoder = new_encoder(out, 0).map_err(|e| C1zError::io("compress into", tmp.path(), e))?;
+            (Output::C1z(Some(encoder)), Some(tmp), None, None)
+        };
         Ok(Self {
-            conn,
-            db_path,
-            workdir,
+            builder: DbBuilder::new(schema, output),
+            tables,
             target: target.to_path_buf(),
+            out_file,
+            merge,
+            workdir,
             sync_id: None,
+            started_at: String::new(),
             discovered_at: now_go_time(),
-            rows_in_transaction: 0,
+            rows_in_batch: 0,
             counts: Counts::default(),
             buf: Vec::with_capacity(1024),
-            deferred_indexes,
         })
     }
 
@@ -149,18 +276,8 @@ impl C1zWriter {
             return Err(C1zError::SyncState("a sync is already running in this writer"));
         }
         let sync_id = ksuid::new_ksuid();
-        self.discovered_at = now_go_time();
-        self.conn.execute_batch("begin")?;
-        // grants_backfilled = 1: new runs store grant expansion columns directly, as the SDK's
-        // own new runs do, so its backfill migration skips them.
-        self.conn.execute(
-            &format!(
-                "insert into {SYNC_RUNS} (sync_id, started_at, sync_token, sync_type, parent_sync_id, \
-                 linked_sync_id, supports_diff, grants_backfilled) values (?1, ?2, '', 'full', '', '', 0, 1)"
-            ),
-            params![sync_id, self.discovered_at],
-        )?;
-        self.rows_in_transaction = 1;
+        self.started_at = now_go_time();
+        self.discovered_at = self.started_at.clone();
         self.sync_id = Some(sync_id.clone());
         Ok(sync_id)
     }
@@ -175,14 +292,19 @@ impl C1zWriter {
         let sync_id = running(&self.sync_id)?;
         self.buf.clear();
         resource_type.encode_raw(&mut self.buf);
-        self.conn.prepare_cached(PUT_RESOURCE_TYPE)?.execute(params![
-            resource_type.id,
-            self.buf,
-            sync_id,
-            self.discovered_at
-        ])?;
+        self.builder.insert(
+            self.tables.resource_types,
+            &[
+                Value::Null,
+                Value::Text(&resource_type.id),
+                Value::Blob(&self.buf),
+                Value::Text(sync_id),
+                Value::Text(&self.discovered_at),
+            ],
+        )?;
         self.counts.resource_types += 1;
-        self.row_written()
+        self.row_written();
+        Ok(())
     }
 
     /// Stores a resource; `external_id` is `<type>:<id>`.
@@ -196,17 +318,23 @@ impl C1zWriter {
         let parent = resource.parent_resource_id.as_ref();
         self.buf.clear();
         resource.encode_raw(&mut self.buf);
-        self.conn.prepare_cached(PUT_RESOURCE)?.execute(params![
-            id.resource_type,
-            resource_external_id(id),
-            parent.map(|p| p.resource_type.as_str()),
-            parent.map(|p| p.resource.as_str()),
-            self.buf,
-            sync_id,
-            self.discovered_at
-        ])?;
+        let external_id = resource_external_id(id);
+        self.builder.insert(
+            self.tables.resources,
+            &[
+                Value::Null,
+                Value::Text(&id.resource_type),
+                Value::Text(&external_id),
+                parent.map_or(Value::Null, |p| Value::Text(&p.resource_type)),
+                parent.map_or(Value::Null, |p| Value::Text(&p.resource)),
+                Value::Blob(&self.buf),
+                Value::Text(sync_id),
+                Value::Text(&self.discovered_at),
+            ],
+        )?;
         self.counts.resources += 1;
-        self.row_written()
+        self.row_written();
+        Ok(())
     }
 
     /// Stores an entitlement; `external_id` is its id, `resource_*` its resource.
@@ -223,16 +351,21 @@ impl C1zWriter {
             })?;
         self.buf.clear();
         entitlement.encode_raw(&mut self.buf);
-        self.conn.prepare_cached(PUT_ENTITLEMENT)?.execute(params![
-            resource_id.resource_type,
-            resource_id.resource,
-            entitlement.id,
-            self.buf,
-            sync_id,
-            self.discovered_at
-        ])?;
+        self.builder.insert(
+            self.tables.entitlements,
+            &[
+                Value::Null,
+                Value::Text(&resource_id.resource_type),
+                Value::Text(&resource_id.resource),
+                Value::Text(&entitlement.id),
+                Value::Blob(&self.buf),
+                Value::Text(sync_id),
+                Value::Text(&self.discovered_at),
+            ],
+        )?;
         self.counts.entitlements += 1;
-        self.row_written()
+        self.row_written();
+        Ok(())
     }
 
     /// Stores a grant; `external_id` is its id, `resource_*` the entitlement's resource and
@@ -258,19 +391,87 @@ impl C1zWriter {
             .ok_or_else(|| missing("principal.id"))?;
         self.buf.clear();
         grant.encode_raw(&mut self.buf);
-        self.conn.prepare_cached(PUT_GRANT)?.execute(params![
-            resource_id.resource_type,
-            resource_id.resource,
-            entitlement.id,
-            principal_id.resource_type,
-            principal_id.resource,
-            grant.id,
-            self.buf,
-            sync_id,
-            self.discovered_at
-        ])?;
+        self.builder.insert(
+            self.tables.grants,
+            &[
+                Value::Null,
+                Value::Text(&resource_id.resource_type),
+                Value::Text(&resource_id.resource),
+                Value::Text(&entitlement.id),
+                Value::Text(&principal_id.resource_type),
+                Value::Text(&principal_id.resource),
+                Value::Text(&grant.id),
+                Value::Null,
+                Value::Int(0),
+                Value::Blob(&self.buf),
+                Value::Text(sync_id),
+                Value::Text(&self.discovered_at),
+            ],
+        )?;
         self.counts.grants += 1;
-        self.row_written()
+        self.row_written();
+        Ok(())
+    }
+
+    /// Stores grants of one entitlement, each `{entitlement, principal: {id}, id}` (the shape of
+    /// baton-sdk's `grant.NewGrant`, with `entitlement` as given): the same rows, byte for byte,
+    /// as [`C1zWriter::put_grant`] would store for each, but the entitlement (with its whole
+    /// resource) is encoded once for all of them. prost writes a message's fields in declaration
+    /// order, `entitlement` first, so its bytes are a prefix every grant's encoding shares.
+    pub fn put_grants<'g>(
+        &mut self,
+        entitlement: &Entitlement,
+        grants: impl IntoIterator<Item = (&'g str, &'g ResourceId)>,
+    ) -> Result<(), C1zError> {
+        let resource_id = entitlement
+            .resource
+            .as_ref()
+            .and_then(|r| r.id.as_ref())
+            .ok_or_else(|| C1zError::MissingField {
+                object: "grant",
+                id: entitlement.id.clone(),
+                field: "entitlement.resource.id",
+            })?;
+        let mut prefix = Vec::with_capacity(entitlement.encoded_len() + 8);
+        prost::encoding::message::encode(1, entitlement, &mut prefix);
+        let mut principal = Vec::with_capacity(64);
+        for (id, principal_id) in grants {
+            let sync_id = running(&self.sync_id)?;
+            self.buf.clear();
+            self.buf.extend_from_slice(&prefix);
+            // principal (2): a Resource whose only field is its id (1).
+            principal.clear();
+            prost::encoding::message::encode(1, principal_id, &mut principal);
+            prost::encoding::encode_key(2, prost::encoding::WireType::LengthDelimited, &mut self.buf);
+            prost::encoding::encode_varint(principal.len() as u64, &mut self.buf);
+            self.buf.extend_from_slice(&principal);
+            // id (3), omitted when empty as for any proto3 string.
+            if !id.is_empty() {
+                prost::encoding::encode_key(3, prost::encoding::WireType::LengthDelimited, &mut self.buf);
+                prost::encoding::encode_varint(id.len() as u64, &mut self.buf);
+                self.buf.extend_from_slice(id.as_bytes());
+            }
+            self.builder.insert(
+                self.tables.grants,
+                &[
+                    Value::Null,
+                    Value::Text(&resource_id.resource_type),
+                    Value::Text(&resource_id.resource),
+                    Value::Text(&entitlement.id),
+                    Value::Text(&principal_id.resource_type),
+                    Value::Text(&principal_id.resource),
+                    Value::Text(id),
+                    Value::Null,
+                    Value::Int(0),
+                    Value::Blob(&self.buf),
+                    Value::Text(sync_id),
+                    Value::Text(&self.discovered_at),
+                ],
+            )?;
+            self.counts.grants += 1;
+            self.row_written();
+        }
+        Ok(())
     }
 
     /// Ends the run, keeps the newest [`KEEP_FULL_SYNCS`] finished full syncs, and atomically
@@ -278,56 +479,73 @@ impl C1zWriter {
     /// fsync of the directory).
     pub fn finish(mut self) -> Result<SyncSummary, C1zError> {
         let sync_id = running(&self.sync_id)?.to_owned();
+        let ended_at = now_go_time();
         // supports_diff = 1: the grant rows carry correct expansion columns (see put_grant),
-        // which is what the SDK's flag promises to `baton diff`.
-        self.conn.execute(
-            &format!("update {SYNC_RUNS} set ended_at = ?1, supports_diff = 1 where sync_id = ?2"),
-            params![now_go_time(), sync_id],
-        )?;
-        let removed_sync_ids = remove_old_syncs(&self.conn)?;
-        self.conn.execute_batch("commit")?;
-        self.rows_in_transaction = 0;
+        // which is what the SDK's flag promises to `baton diff`. grants_backfilled = 1: new runs
+        // store grant expansion columns directly, as the SDK's own new runs do, so its backfill
+        // migration skips them.
+        let run = [
+            ("sync_id", Value::Text(&sync_id)),
+            ("started_at", Value::Text(&self.started_at)),
+            ("ended_at", Value::Text(&ended_at)),
+            ("sync_token", Value::Text("")),
+            ("sync_type", Value::Text("full")),
+            ("parent_sync_id", Value::Text("")),
+            ("linked_sync_id", Value::Text("")),
+            ("supports_diff", Value::Int(1)),
+            ("grants_backfilled", Value::Int(1)),
+        ];
+        let row: Vec<Value<'_>> = self
+            .builder
+            .schema()
+            .columns(self.tables.sync_runs)
+            .iter()
+            .map(|c| run.iter().find(|(name, _)| name == c).map_or(Value::Null, |(_, v)| *v))
+            .collect();
+        self.builder.insert(self.tables.sync_runs, &row)?;
+
         let Self {
-            conn,
-            db_path,
-            workdir,
+            builder,
             target,
+            out_file,
+            merge,
+            workdir,
             counts,
-            deferred_indexes,
             ..
         } = self;
         let mut breakdown = FinishBreakdown::default();
-        // Deleted runs leave free pages full of stale rows behind: copy the live ones into a
-        // compact file (before the deferred indexes exist, so they are built only once, there).
         let started = Instant::now();
-        let (conn, db_path) = match (removed_sync_ids.is_empty(), workdir.path().join("compact.db")) {
-            (false, compact) if compact.to_str().is_some() => {
-                // The copy is read once, in order: a small cache serves it as well and keeps the
-                // peak of a compacting sync down.
-                conn.execute_batch(INDEX_BUILD_CACHE)?;
-                conn.execute("vacuum into ?1", [compact.to_str()])?;
-                conn.close().map_err(|(_, e)| C1zError::Sqlite(e))?;
-                let conn = Connection::open(&compact)?;
-                conn.execute_batch(SCRATCH_PRAGMAS)?;
-                (conn, compact)
-            }
-            (false, _) => {
-                conn.execute_batch("vacuum")?;
-                (conn, db_path)
-            }
-            (true, _) => (conn, db_path),
-        };
-        breakdown.compact = started.elapsed();
-        let started = Instant::now();
-        build_indexes(&conn, &deferred_indexes)?;
+        let built = builder.finish(Output::next_frame)?;
         breakdown.index = started.elapsed();
-        conn.close().map_err(|(_, e)| C1zError::Sqlite(e))?;
-        breakdown.db_bytes = std::fs::metadata(&db_path)
-            .map_err(|e| C1zError::io("stat", &db_path, e))?
-            .len();
+        breakdown.db_bytes = u64::from(built.pages) * PAGE_SIZE as u64;
         let started = Instant::now();
-        let bytes = publish(&db_path, &target)?;
-        breakdown.publish = started.elapsed();
+        let (bytes, removed_sync_ids) = match (built.out, out_file, merge) {
+            (Output::C1z(Some(encoder)), Some(tmp), _) => {
+                let out = encoder
+                    .finish()
+                    .map_err(|e| C1zError::io("compress into", tmp.path(), e))?;
+                let mut file = out
+                    .into_inner()
+                    .map_err(|e| C1zError::io("write", tmp.path(), e.into_error()))?;
+                file.seek(SeekFrom::Start(C1Z_MAGIC.len() as u64))
+                    .and_then(|_| file.write_all(&raw_zstd_frame(&built.page1)))
+                    .map_err(|e| C1zError::io("write", tmp.path(), e))?;
+                let bytes = persist(tmp, &target)?;
+                breakdown.publish = started.elapsed();
+                (bytes, Vec::new())
+            }
+            (Output::Db(out), _, Some((old, new))) => {
+                let mut file = out
+                    .into_inner()
+                    .map_err(|e| C1zError::io("write", &new, e.into_error()))?;
+                file.seek(SeekFrom::Start(0))
+                    .and_then(|_| file.write_all(&built.page1))
+                    .map_err(|e| C1zError::io("write", &new, e))?;
+                drop(file);
+                merge_runs(&old, &new, &target, &mut breakdown)?
+            }
+            _ => return Err(C1zError::SyncState("the writer lost its output")),
+        };
         tracing::debug!(
             compact_ms = breakdown.compact.as_millis() as u64,
             index_ms = breakdown.index.as_millis() as u64,
@@ -348,15 +566,19 @@ impl C1zWriter {
         })
     }
 
-    /// Commits every [`ROWS_PER_TRANSACTION`] rows so the journal stays small.
-    fn row_written(&mut self) -> Result<(), C1zError> {
-        self.rows_in_transaction += 1;
-        if self.rows_in_transaction >= ROWS_PER_TRANSACTION {
-            self.conn.execute_batch("commit; begin")?;
-            self.rows_in_transaction = 0;
+    /// Starts a new `discovered_at` batch every [`ROWS_PER_BATCH`] rows.
+    fn row_written(&mut self) {
+        self.rows_in_batch += 1;
+        if self.rows_in_batch >= ROWS_PER_BATCH {
+            self.rows_in_batch = 0;
             self.discovered_at = now_go_time();
         }
-        Ok(())
+    }
+}
+
+impl From<BuildError> for C1zError {
+    fn from(e: BuildError) -> Self {
+        Self::Build(e.to_string())
     }
 }
 
@@ -367,18 +589,89 @@ fn running(sync_id: &Option<String>) -> Result<&str, C1zError> {
         .ok_or(C1zError::SyncState("no sync started; call start_sync first"))
 }
 
-/// Drops the non-unique indexes of the data tables and returns their `create index` statements
-/// in schema order. The unique `(external_id, sync_id)` indexes stay: the upserts need them.
-/// Inserting 240k rows into three more B-trees keyed on random ids costs far more than sorting
-/// the keys once at the end; which indexes a file has is unchanged, as `finish` builds them again
+/// Adds the run in `new` (a database in baton's schema holding one run) to `old` (a copy of the
+/// existing file), removes runs beyond the newest [`KEEP_FULL_SYNCS`] full syncs, compacts when
+/// it removed any, and publishes the result over `target`. Returns the c1z size and the
+/// removed run ids.
+fn merge_runs(
+    old: &Path,
+    new: &Path,
+    target: &Path,
+    breakdown: &mut FinishBreakdown,
+) -> Result<(u64, Vec<String>), C1zError> {
+    let conn = Connection::open(old)?;
+    conn.execute_batch(SCRATCH_PRAGMAS)?;
+    schema::ensure(&conn)?;
+    let deferred_indexes = drop_indexes(&conn)?;
+    let new_str = new
+        .to_str()
+        .ok_or(C1zError::SyncState("the temp directory's path is not UTF-8"))?;
+    let started = Instant::now();
+    conn.execute("attach database ?1 as fresh", [new_str])?;
+    conn.execute_batch("begin")?;
+    for table in std::iter::once(SYNC_RUNS).chain(DATA_TABLES) {
+        let columns: Vec<String> = conn
+            .prepare("select name from pragma_table_info(?1, 'fresh') where pk = 0 order by cid")?
+            .query_map([table], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        let list = columns
+            .iter()
+            .map(|c| format!("\"{c}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        conn.execute_batch(&format!(
+            "insert into main.{table} ({list}) select {list} from fresh.{table} order by id"
+        ))?;
+    }
+    let removed = remove_old_syncs(&conn)?;
+    conn.execute_batch("commit")?;
+    conn.execute_batch("detach database fresh")?;
+    breakdown.merge = started.elapsed();
+    // Deleted runs leave free pages full of stale rows behind: copy the live ones into a
+    // compact file (before the deferred indexes exist, so they are built only once, there).
+    let started = Instant::now();
+    let (conn, db_path) = match (removed.is_empty(), old.with_file_name("compact.db")) {
+        (false, compact) if compact.to_str().is_some() => {
+            // The copy is read once, in order: a small cache serves it as well and keeps the
+            // peak of a compacting sync down.
+            conn.execute_batch(INDEX_BUILD_CACHE)?;
+            conn.execute("vacuum into ?1", [compact.to_str()])?;
+            conn.close().map_err(|(_, e)| C1zError::Sqlite(e))?;
+            let conn = Connection::open(&compact)?;
+            conn.execute_batch(SCRATCH_PRAGMAS)?;
+            (conn, compact)
+        }
+        (false, _) => {
+            conn.execute_batch("vacuum")?;
+            (conn, old.to_path_buf())
+        }
+        (true, _) => (conn, old.to_path_buf()),
+    };
+    breakdown.compact = started.elapsed();
+    let started = Instant::now();
+    build_indexes(&conn, &deferred_indexes)?;
+    breakdown.index += started.elapsed();
+    conn.close().map_err(|(_, e)| C1zError::Sqlite(e))?;
+    breakdown.db_bytes = std::fs::metadata(&db_path)
+        .map_err(|e| C1zError::io("stat", &db_path, e))?
+        .len();
+    let started = Instant::now();
+    let bytes = publish(&db_path, target)?;
+    breakdown.publish = started.elapsed();
+    Ok((bytes, removed))
+}
+
+/// Drops the indexes of the data tables and returns their `create index` statements in schema
+/// order. The merge appends a whole run (a new sync id, so no unique key can clash); inserting
+/// its rows into B-trees keyed on random ids costs far more than sorting the keys once at the
+/// end. Which indexes a file has is unchanged, as [`build_indexes`] creates them again
 /// (whatever their definition: the SDK's, or any a newer SDK added to an existing file).
-fn drop_secondary_indexes(conn: &Connection) -> Result<Vec<String>, C1zError> {
+fn drop_indexes(conn: &Connection) -> Result<Vec<String>, C1zError> {
     let tables = DATA_TABLES.map(|t| format!("'{t}'")).join(", ");
     let indexes: Vec<(String, String)> = conn
         .prepare(&format!(
-            "select m.name, m.sql from sqlite_master m where m.type = 'index' and m.sql is not null \
-             and m.tbl_name in ({tables}) and exists (select 1 from pragma_index_list(m.tbl_name) l \
-             where l.name = m.name and l.\"unique\" = 0) order by m.rowid"
+            "select name, sql from sqlite_master where type = 'index' and sql is not null \
+             and tbl_name in ({tables}) order by rowid"
         ))?
         .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
         .collect::<Result<_, _>>()?;
@@ -390,7 +683,7 @@ fn drop_secondary_indexes(conn: &Connection) -> Result<Vec<String>, C1zError> {
     Ok(statements)
 }
 
-/// Builds the indexes [`drop_secondary_indexes`] dropped, in one transaction.
+/// Builds the indexes [`drop_indexes`] dropped, in one transaction.
 fn build_indexes(conn: &Connection, statements: &[String]) -> Result<(), C1zError> {
     if statements.is_empty() {
         return Ok(());
@@ -431,49 +724,43 @@ fn remove_old_syncs(conn: &Connection) -> Result<Vec<String>, C1zError> {
     Ok(doomed)
 }
 
-/// Writes magic + zstd(db) to a temp file beside `target`, fsyncs it, renames it over `target`
-/// and fsyncs the directory. Returns the file size.
+/// Writes magic + zstd(db) to a temp file beside `target` and publishes it there. Returns the
+/// file size.
 fn publish(db_path: &Path, target: &Path) -> Result<u64, C1zError> {
-    let dir = match target.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let dir = target_dir(target);
     let tmp = tempfile::Builder::new()
         .prefix(".c1z-out-")
         .suffix(".tmp")
         .tempfile_in(&dir)
         .map_err(|e| C1zError::io("create a temp file in", &dir, e))?;
     let mut db = File::open(db_path).map_err(|e| C1zError::io("open", db_path, e))?;
-    let mut out = BufWriter::new(tmp.as_file());
+    let file = tmp
+        .as_file()
+        .try_clone()
+        .map_err(|e| C1zError::io("open", tmp.path(), e))?;
+    let mut out = BufWriter::new(file);
     out.write_all(C1Z_MAGIC)
         .map_err(|e| C1zError::io("write", tmp.path(), e))?;
-    let mut encoder =
-        zstd::stream::write::Encoder::new(out, ZSTD_LEVEL).map_err(|e| C1zError::io("compress", tmp.path(), e))?;
-    encoder
-        .include_checksum(true)
-        .map_err(|e| C1zError::io("compress", tmp.path(), e))?;
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(ZSTD_MAX_WORKERS);
-    if workers > 1 {
-        // Still one zstd frame, as any decoder reads it; only the encoder is parallel.
-        encoder
-            .multithread(workers as u32)
-            .map_err(|e| C1zError::io("compress", tmp.path(), e))?;
-    }
+    let mut encoder = new_encoder(out, tail_workers()).map_err(|e| C1zError::io("compress into", tmp.path(), e))?;
     io::copy(&mut db, &mut encoder).map_err(|e| C1zError::io("compress into", tmp.path(), e))?;
     let out = encoder
         .finish()
         .map_err(|e| C1zError::io("compress into", tmp.path(), e))?;
     out.into_inner()
         .map_err(|e| C1zError::io("write", tmp.path(), e.into_error()))?;
+    persist(tmp, target)
+}
+
+/// fsyncs the finished temp file, renames it over `target` and fsyncs the directory. Returns
+/// the file size.
+fn persist(tmp: tempfile::NamedTempFile, target: &Path) -> Result<u64, C1zError> {
     let file = tmp.as_file();
     file.sync_all().map_err(|e| C1zError::io("sync", tmp.path(), e))?;
     let bytes = file.metadata().map_err(|e| C1zError::io("stat", tmp.path(), e))?.len();
     tmp.persist(target)
         .map_err(|e| C1zError::io("rename over", target, e.error))?;
     // Best effort: makes the rename itself durable where directories can be opened (Unix).
-    if let Ok(d) = File::open(&dir) {
+    if let Ok(d) = File::open(target_dir(target)) {
         let _ = d.sync_all();
     }
     Ok(bytes)

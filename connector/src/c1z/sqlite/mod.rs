@@ -1,0 +1,455 @@
+//! A SQLite database file written directly, page by page, without going through SQLite.
+//!
+//! Why: a sync writes a few hundred thousand rows once and never updates them. Through SQLite
+//! every row walks a B-tree, every page passes through the page cache and the file system
+//! twice, and the finished file is read back again to be compressed. Written here, each table
+//! page is packed once as its rows arrive and handed straight to the caller's writer (the zstd
+//! encoder of the c1z), while the index keys wait, as small integer ids, to be sorted once at
+//! the end. The file is a plain SQLite database (format 4, UTF-8, 16 KiB pages, no freelist):
+//! SQLite reads it, `pragma integrity_check` passes, and any later write by SQLite is normal.
+//!
+//! What it supports is what baton's schema needs: rowid tables (with an `integer primary key`
+//! alias or none) and indexes on plain columns in ascending BINARY order, unique or not. The
+//! schema is read from a SQLite connection where it was created, so the stored `sql` text and
+//! the column order are SQLite's own. Anything else (views, triggers, `WITHOUT ROWID`,
+//! expression or partial indexes, collations) is refused when the builder is made.
+//!
+//! The caller gets every page but page 1 through its writer, in order from page 2; page 1
+//! (the file header and the `sqlite_schema` table, which names each tree's root page) can only
+//! be known at the end and is returned by [`DbBuilder::finish`] for the caller to put first.
+
+mod btree;
+mod keys;
+mod record;
+#[cfg(test)]
+mod tests;
+
+use std::io::{self, Write};
+
+use rusqlite::Connection;
+
+pub use btree::PAGE_SIZE;
+use btree::{IndexTree, PageSink, TableTree};
+use keys::{KeyColumn, SortedColumn};
+pub use record::Value;
+
+/// Why a database could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("writing the database: {0}")]
+    Io(#[from] io::Error),
+    #[error("reading the schema: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("the schema has {0}, which the direct writer does not support")]
+    Unsupported(String),
+    #[error("two rows of {table} have the same key for unique index {index}: ({key})")]
+    Duplicate { table: String, index: String, key: String },
+    #[error("a row for {table} has {got} values; the table has {want} columns")]
+    Arity { table: String, got: usize, want: usize },
+}
+
+/// The tables and indexes of a database, in `sqlite_schema` order.
+#[derive(Debug, Clone)]
+pub struct Schema {
+    entries: Vec<SchemaEntry>,
+    tables: Vec<TableSpec>,
+}
+
+#[derive(Debug, Clone)]
+struct SchemaEntry {
+    kind: &'static str,
+    name: String,
+    table: String,
+    sql: String,
+    tree: Tree,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Tree {
+    Table(usize),
+    Index(usize, usize),
+}
+
+#[derive(Debug, Clone)]
+struct TableSpec {
+    name: String,
+    columns: Vec<String>,
+    /// The `integer primary key` column, stored as NULL in the record (the rowid is its value).
+    rowid_alias: Option<usize>,
+    indexes: Vec<IndexSpec>,
+}
+
+#[derive(Debug, Clone)]
+struct IndexSpec {
+    name: String,
+    /// Table columns, in key order.
+    columns: Vec<usize>,
+    unique: bool,
+}
+
+impl Schema {
+    /// Reads the schema of `conn`'s main database.
+    pub fn read(conn: &Connection) -> Result<Self, BuildError> {
+        let rows: Vec<(String, String, String, Option<String>)> = conn
+            .prepare("select type, name, tbl_name, sql from sqlite_master order by rowid")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .collect::<Result<_, _>>()?;
+        let mut entries = Vec::new();
+        let mut tables: Vec<TableSpec> = Vec::new();
+        for (kind, name, table, sql) in rows {
+            let sql = sql.ok_or_else(|| BuildError::Unsupported(format!("an automatic index ({name})")))?;
+            match kind.as_str() {
+                "table" => {
+                    if sql.to_ascii_lowercase().contains("without rowid") {
+                        return Err(BuildError::Unsupported(format!("a WITHOUT ROWID table ({name})")));
+                    }
+                    let columns: Vec<(String, String, i64)> = conn
+                        .prepare("select name, type, pk from pragma_table_info(?1) order by cid")?
+                        .query_map([&name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                        .collect::<Result<_, _>>()?;
+                    let pk: Vec<usize> = (0..columns.len()).filter(|&i| columns[i].2 > 0).collect();
+                    let rowid_alias = match pk.as_slice() {
+                        [only] if columns[*only].1.eq_ignore_ascii_case("integer") => Some(*only),
+                        [] => None,
+                        _ => {
+                            return Err(BuildError::Unsupported(format!(
+                                "a primary key that is not a rowid ({name})"
+                            )))
+                        }
+                    };
+                    entries.push(SchemaEntry {
+                        kind: "table",
+                        name: name.clone(),
+                        table,
+                        sql,
+                        tree: Tree::Table(tables.len()),
+                    });
+                    tables.push(TableSpec {
+                        name,
+                        columns: columns.into_iter().map(|c| c.0).collect(),
+                        rowid_alias,
+                        indexes: Vec::new(),
+                    });
+                }
+                "index" => {
+                    let t = tables
+                        .iter()
+                        .position(|s| s.name == table)
+                        .ok_or_else(|| BuildError::Unsupported(format!("an index before its table ({name})")))?;
+                    let spec = read_index(conn, &name, &table, &tables[t])?;
+                    entries.push(SchemaEntry {
+                        kind: "index",
+                        name,
+                        table,
+                        sql,
+                        tree: Tree::Index(t, tables[t].indexes.len()),
+                    });
+                    tables[t].indexes.push(spec);
+                }
+                other => return Err(BuildError::Unsupported(format!("a {other} ({name})"))),
+            }
+        }
+        Ok(Self { entries, tables })
+    }
+
+    /// The handle of table `name`.
+    pub fn table(&self, name: &str) -> Option<usize> {
+        self.tables.iter().position(|t| t.name == name)
+    }
+
+    /// Column names of table `table`, in record order.
+    pub fn columns(&self, table: usize) -> &[String] {
+        &self.tables[table].columns
+    }
+}
+
+fn read_index(conn: &Connection, name: &str, table: &str, spec: &TableSpec) -> Result<IndexSpec, BuildError> {
+    let (unique, partial): (bool, bool) = conn.query_row(
+        "select \"unique\", partial from pragma_index_list(?1) where name = ?2",
+        [table, name],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    if partial {
+        return Err(BuildError::Unsupported(format!("a partial index ({name})")));
+    }
+    let keys: Vec<(i64, bool, Option<String>)> = conn
+        .prepare("select cid, desc, coll from pragma_index_xinfo(?1) where key = 1 order by seqno")?
+        .query_map([name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut columns = Vec::with_capacity(keys.len());
+    for (cid, desc, coll) in keys {
+        let plain = cid >= 0 && Some(cid as usize) != spec.rowid_alias;
+        if !plain || desc || !coll.as_deref().unwrap_or("BINARY").eq_ignore_ascii_case("BINARY") {
+            return Err(BuildError::Unsupported(format!(
+                "an index on an expression, the rowid, descending or with a collation ({name})"
+            )));
+        }
+        columns.push(cid as usize);
+    }
+    Ok(IndexSpec {
+        name: name.to_owned(),
+        columns,
+        unique,
+    })
+}
+
+/// Numbers pages from 2 and writes them to `out`.
+#[derive(Debug)]
+struct StreamSink<W> {
+    out: W,
+    next: u32,
+}
+
+impl<W: Write> PageSink for StreamSink<W> {
+    fn next_page_no(&self) -> u32 {
+        self.next
+    }
+
+    fn write_page(&mut self, page: &[u8]) -> io::Result<u32> {
+        self.out.write_all(page)?;
+        self.next += 1;
+        Ok(self.next - 1)
+    }
+}
+
+#[derive(Debug)]
+struct TableState {
+    tree: TableTree,
+    rows: u64,
+    /// Columns any index uses, and the values each took, row by row.
+    indexed: Vec<usize>,
+    key_values: Vec<KeyColumn>,
+    /// Per row, the id of its value in each of `key_values`.
+    row_keys: Vec<u32>,
+}
+
+/// Builds one database file from rows, streaming its pages (from page 2) into a writer.
+#[derive(Debug)]
+pub struct DbBuilder<W: Write> {
+    schema: Schema,
+    sink: StreamSink<W>,
+    tables: Vec<TableState>,
+    record: Vec<u8>,
+}
+
+/// A built database: the writer (every page from 2 on written to it), page 1, and the size.
+#[derive(Debug)]
+pub struct Built<W> {
+    pub out: W,
+    pub page1: Vec<u8>,
+    pub pages: u32,
+}
+
+impl<W: Write> DbBuilder<W> {
+    /// A builder for a database with `schema`, writing pages to `out`.
+    pub fn new(schema: Schema, out: W) -> Self {
+        let tables = schema
+            .tables
+            .iter()
+            .map(|t| {
+                let mut indexed: Vec<usize> = t.indexes.iter().flat_map(|i| i.columns.iter().copied()).collect();
+                indexed.sort_unstable();
+                indexed.dedup();
+                TableState {
+                    tree: TableTree::default(),
+                    rows: 0,
+                    key_values: indexed.iter().map(|_| KeyColumn::default()).collect(),
+                    indexed,
+                    row_keys: Vec::new(),
+                }
+            })
+            .collect();
+        Self {
+            schema,
+            sink: StreamSink { out, next: 2 },
+            tables,
+            record: Vec::with_capacity(1024),
+        }
+    }
+
+    /// The schema this builder writes.
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    /// Appends a row to `table` (a handle from [`Schema::table`]) with one value per column, in
+    /// column order; returns its rowid. The rowid alias column's value is ignored.
+    pub fn insert(&mut self, table: usize, values: &[Value<'_>]) -> Result<i64, BuildError> {
+        let spec = &self.schema.tables[table];
+        if values.len() != spec.columns.len() {
+            return Err(BuildError::Arity {
+                table: spec.name.clone(),
+                got: values.len(),
+                want: spec.columns.len(),
+            });
+        }
+        let state = &mut self.tables[table];
+        state.rows += 1;
+        let rowid = state.rows as i64;
+        self.record.clear();
+        record::encode_record_with_null(values, spec.rowid_alias, &mut self.record);
+        state.tree.insert(&mut self.sink, rowid, &self.record)?;
+        for (k, &column) in state.indexed.iter().enumerate() {
+            let id = state.key_values[k]
+                .intern(&values[column])
+                .ok_or_else(|| BuildError::Unsupported(format!("more than 4 GiB of index keys in {}", spec.name)))?;
+            state.row_keys.push(id);
+        }
+        Ok(rowid)
+    }
+
+    /// Writes the rest of the tables, calls `between` on the writer (say, to start another
+    /// compressed frame), writes every index, and returns page 1 for the caller to put at the
+    /// start of the file.
+    pub fn finish(self, between: impl FnOnce(&mut W) -> io::Result<()>) -> Result<Built<W>, BuildError> {
+        let Self {
+            schema,
+            mut sink,
+            tables,
+            ..
+        } = self;
+        let mut table_roots = Vec::with_capacity(tables.len());
+        let mut keys = Vec::with_capacity(tables.len());
+        for state in tables {
+            table_roots.push(state.tree.finish(&mut sink)?);
+            keys.push((state.indexed, state.key_values, state.row_keys, state.rows));
+        }
+        between(&mut sink.out)?;
+        let mut index_roots: Vec<Vec<u32>> = Vec::with_capacity(keys.len());
+        for (spec, (indexed, key_values, row_keys, rows)) in schema.tables.iter().zip(keys) {
+            let sorted = sort_columns(key_values);
+            index_roots.push(write_indexes(&mut sink, spec, &indexed, &sorted, &row_keys, rows)?);
+        }
+        let pages = sink.next - 1;
+        let page1 = page_one(&schema, &table_roots, &index_roots, pages)?;
+        Ok(Built {
+            out: sink.out,
+            page1,
+            pages,
+        })
+    }
+}
+
+/// Sorts each key column (see [`KeyColumn::sort`]), one at a time: each sort briefly holds
+/// the column twice, and a grant table's largest columns are tens of megabytes.
+fn sort_columns(columns: Vec<KeyColumn>) -> Vec<(Vec<u32>, SortedColumn)> {
+    columns.into_iter().map(KeyColumn::sort).collect()
+}
+
+/// Sorts and writes each index of one table; returns their root pages.
+fn write_indexes(
+    sink: &mut dyn PageSink,
+    spec: &TableSpec,
+    indexed: &[usize],
+    sorted: &[(Vec<u32>, SortedColumn)],
+    row_keys: &[u32],
+    rows: u64,
+) -> Result<Vec<u32>, BuildError> {
+    let width = indexed.len();
+    let mut roots = Vec::with_capacity(spec.indexes.len());
+    let mut record = Vec::with_capacity(256);
+    let mut values: Vec<Value<'_>> = Vec::new();
+    for index in &spec.indexes {
+        let positions: Vec<usize> = index
+            .columns
+            .iter()
+            .map(|c| indexed.iter().position(|k| k == c).unwrap_or_default())
+            .collect();
+        let bits: Vec<u32> = positions.iter().map(|&p| keys::bits_for(sorted[p].1.len())).collect();
+        let rank_columns: Vec<(&[u32], u32)> = positions
+            .iter()
+            .zip(&bits)
+            .map(|(&p, &b)| (sorted[p].0.as_slice(), b))
+            .collect();
+        let id_of = |row: usize, column: usize| row_keys[row * width + positions[column]];
+        let (keys, row_bits) = keys::sorted_rows(&rank_columns, id_of, rows as usize).ok_or_else(|| {
+            BuildError::Unsupported(format!("an index too wide to sort as 128-bit keys ({})", index.name))
+        })?;
+        let mut tree = IndexTree::default();
+        let mut previous: Option<u128> = None;
+        for key in keys {
+            let row = (key & ((1u128 << row_bits) - 1)) as usize;
+            // The ranks are in the key, last column lowest: read each value by rank, in order.
+            values.clear();
+            values.resize(positions.len(), Value::Null);
+            let mut shift = row_bits;
+            for column in (0..positions.len()).rev() {
+                let rank = ((key >> shift) & ((1u128 << bits[column]) - 1)) as u32;
+                values[column] = sorted[positions[column]].1.value(rank);
+                shift += bits[column];
+            }
+            let ranks_part = key >> row_bits;
+            if index.unique && previous == Some(ranks_part) && !values.contains(&Value::Null) {
+                let key = values.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+                return Err(BuildError::Duplicate {
+                    table: spec.name.clone(),
+                    index: index.name.clone(),
+                    key,
+                });
+            }
+            previous = Some(ranks_part);
+            values.push(Value::Int(row as i64 + 1));
+            record.clear();
+            record::encode_record(&values, &mut record);
+            tree.insert(sink, &record)?;
+        }
+        roots.push(tree.finish(sink)?);
+    }
+    Ok(roots)
+}
+
+/// Page 1: the 100-byte file header, then the `sqlite_schema` table as one leaf.
+fn page_one(schema: &Schema, table_roots: &[u32], index_roots: &[Vec<u32>], pages: u32) -> Result<Vec<u8>, BuildError> {
+    let mut cells = Vec::with_capacity(schema.entries.len());
+    let mut record = Vec::new();
+    let mut used = 0;
+    for (i, entry) in schema.entries.iter().enumerate() {
+        let root = match entry.tree {
+            Tree::Table(t) => table_roots[t],
+            Tree::Index(t, j) => index_roots[t][j],
+        };
+        record.clear();
+        record::encode_record(
+            &[
+                Value::Text(entry.kind),
+                Value::Text(&entry.name),
+                Value::Text(&entry.table),
+                Value::Int(i64::from(root)),
+                Value::Text(&entry.sql),
+            ],
+            &mut record,
+        );
+        let cell = btree::small_table_cell(i as i64 + 1, &record)
+            .ok_or_else(|| BuildError::Unsupported("a schema entry larger than a page".into()))?;
+        used += cell.len() + 2;
+        cells.push(cell);
+    }
+    if used > btree::room(100, false) {
+        return Err(BuildError::Unsupported("a schema larger than one page".into()));
+    }
+    let mut page = vec![0u8; PAGE_SIZE];
+    page[..16].copy_from_slice(b"SQLite format 3\0");
+    page[16..18].copy_from_slice(&(PAGE_SIZE as u16).to_be_bytes());
+    page[18] = 1; // write version: rollback journal
+    page[19] = 1; // read version
+    page[20] = 0; // reserved bytes per page
+    page[21] = 64; // payload fractions, fixed by the format
+    page[22] = 32;
+    page[23] = 32;
+    page[24..28].copy_from_slice(&1u32.to_be_bytes()); // file change counter
+    page[28..32].copy_from_slice(&pages.to_be_bytes()); // size in pages
+                                                        // 32..40: no freelist.
+    page[40..44].copy_from_slice(&1u32.to_be_bytes()); // schema cookie
+    page[44..48].copy_from_slice(&4u32.to_be_bytes()); // schema format 4
+    page[56..60].copy_from_slice(&1u32.to_be_bytes()); // text encoding: UTF-8
+    page[92..96].copy_from_slice(&1u32.to_be_bytes()); // version-valid-for = change counter
+    page[96..100].copy_from_slice(&(rusqlite::version_number() as u32).to_be_bytes());
+    btree::layout_page(
+        &mut page,
+        100,
+        btree::TABLE_LEAF_KIND,
+        cells.iter().map(Vec::as_slice),
+        None,
+    );
+    Ok(page)
+}
