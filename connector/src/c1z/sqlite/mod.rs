@@ -315,11 +315,7 @@ impl<W: Write> DbBuilder<W> {
             keys.push((state.indexed, state.key_values, state.row_keys, state.rows));
         }
         between(&mut sink.out)?;
-        let mut index_roots: Vec<Vec<u32>> = Vec::with_capacity(keys.len());
-        for (spec, (indexed, key_values, row_keys, rows)) in schema.tables.iter().zip(keys) {
-            let sorted = sort_columns(key_values);
-            index_roots.push(write_indexes(&mut sink, spec, &indexed, &sorted, &row_keys, rows)?);
-        }
+        let index_roots = write_all_indexes(&mut sink, &schema, keys)?;
         let pages = sink.next - 1;
         let page1 = page_one(&schema, &table_roots, &index_roots, pages)?;
         Ok(Built {
@@ -330,72 +326,145 @@ impl<W: Write> DbBuilder<W> {
     }
 }
 
-/// Sorts each key column (see [`KeyColumn::sort`]), one at a time: each sort briefly holds
-/// the column twice, and a grant table's largest columns are tens of megabytes.
-fn sort_columns(columns: Vec<KeyColumn>) -> Vec<(Vec<u32>, SortedColumn)> {
-    columns.into_iter().map(KeyColumn::sort).collect()
+/// What a table leaves for its indexes: the indexed columns, their values, the row keys and
+/// the row count.
+type TableKeys = (Vec<usize>, Vec<KeyColumn>, Vec<u32>, u64);
+
+/// A sorted key column: ranks by id, distinct values by rank.
+type Sorted = (Vec<u32>, SortedColumn);
+
+/// Sorts the key columns on a helper thread, one at a time, in the order the indexes need
+/// them, while this thread writes each index as soon as its columns are ready: a grant
+/// table's biggest sort (its ids) overlaps the writing of its first three indexes. At most one
+/// finished sort waits in the channel, so at most two columns are held twice at once.
+fn write_all_indexes(sink: &mut dyn PageSink, schema: &Schema, keys: Vec<TableKeys>) -> Result<Vec<Vec<u32>>, BuildError> {
+    let mut jobs: Vec<(usize, usize, KeyColumn)> = Vec::new();
+    let mut rest: Vec<(Vec<usize>, Vec<u32>, u64)> = Vec::with_capacity(keys.len());
+    for (t, (indexed, key_values, row_keys, rows)) in keys.into_iter().enumerate() {
+        let mut columns: Vec<Option<KeyColumn>> = key_values.into_iter().map(Some).collect();
+        for index in &schema.tables[t].indexes {
+            for c in &index.columns {
+                let p = position(&indexed, *c);
+                if let Some(column) = columns[p].take() {
+                    jobs.push((t, p, column));
+                }
+            }
+        }
+        rest.push((indexed, row_keys, rows));
+    }
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, usize, Sorted)>(1);
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            for (t, p, column) in jobs {
+                if tx.send((t, p, column.sort())).is_err() {
+                    // The writing side stopped on an error; nothing more is needed.
+                    break;
+                }
+            }
+        });
+        // `rx` moves into the writing side and drops with it, even on an error, so a helper
+        // blocked on a full channel is released before the scope waits for it.
+        write_as_sorted(sink, schema, &rest, rx)
+    })
 }
 
-/// Sorts and writes each index of one table; returns their root pages.
-fn write_indexes(
+/// The writing side of [`write_all_indexes`]: each index as soon as its columns arrive.
+fn write_as_sorted(
+    sink: &mut dyn PageSink,
+    schema: &Schema,
+    rest: &[(Vec<usize>, Vec<u32>, u64)],
+    rx: std::sync::mpsc::Receiver<(usize, usize, Sorted)>,
+) -> Result<Vec<Vec<u32>>, BuildError> {
+    let mut sorted: Vec<Vec<Option<Sorted>>> =
+        rest.iter().map(|(indexed, ..)| indexed.iter().map(|_| None).collect()).collect();
+    let mut all_roots = Vec::with_capacity(rest.len());
+    for (t, (spec, (indexed, row_keys, rows))) in schema.tables.iter().zip(rest).enumerate() {
+        let mut roots = Vec::with_capacity(spec.indexes.len());
+        for index in &spec.indexes {
+            while index.columns.iter().any(|c| sorted[t][position(indexed, *c)].is_none()) {
+                let (tt, p, done) = rx
+                    .recv()
+                    .map_err(|_| io::Error::other("the index sorting thread stopped early"))?;
+                sorted[tt][p] = Some(done);
+            }
+            roots.push(write_index(sink, spec, index, indexed, &sorted[t], row_keys, *rows)?);
+        }
+        // This table's sorted values are no longer needed.
+        sorted[t].clear();
+        all_roots.push(roots);
+    }
+    Ok(all_roots)
+}
+
+/// Where table column `column` is among a table's indexed columns.
+fn position(indexed: &[usize], column: usize) -> usize {
+    indexed.iter().position(|&k| k == column).unwrap_or_default()
+}
+
+/// Sorts and writes one index of a table; returns its root page. `sorted` holds (at least)
+/// the index's columns, by position among the table's indexed columns.
+fn write_index(
     sink: &mut dyn PageSink,
     spec: &TableSpec,
+    index: &IndexSpec,
     indexed: &[usize],
-    sorted: &[(Vec<u32>, SortedColumn)],
+    sorted: &[Option<Sorted>],
     row_keys: &[u32],
     rows: u64,
-) -> Result<Vec<u32>, BuildError> {
+) -> Result<u32, BuildError> {
     let width = indexed.len();
-    let mut roots = Vec::with_capacity(spec.indexes.len());
+    let columns: Vec<(usize, &Sorted)> = index
+        .columns
+        .iter()
+        .map(|&c| {
+            let p = position(indexed, c);
+            sorted[p]
+                .as_ref()
+                .map(|s| (p, s))
+                .ok_or_else(|| io::Error::other("an index column was not sorted"))
+        })
+        .collect::<Result<_, _>>()?;
+    let bits: Vec<u32> = columns.iter().map(|(_, (_, s))| keys::bits_for(s.len())).collect();
+    let rank_columns: Vec<(&[u32], u32)> = columns
+        .iter()
+        .zip(&bits)
+        .map(|((_, (ranks, _)), &b)| (ranks.as_slice(), b))
+        .collect();
+    let id_of = |row: usize, column: usize| row_keys[row * width + columns[column].0];
+    let (keys, row_bits) = keys::sorted_rows(&rank_columns, id_of, rows as usize).ok_or_else(|| {
+        BuildError::Unsupported(format!("an index too wide to sort as 128-bit keys ({})", index.name))
+    })?;
+    let mut tree = IndexTree::default();
     let mut record = Vec::with_capacity(256);
-    let mut values: Vec<Value<'_>> = Vec::new();
-    for index in &spec.indexes {
-        let positions: Vec<usize> = index
-            .columns
-            .iter()
-            .map(|c| indexed.iter().position(|k| k == c).unwrap_or_default())
-            .collect();
-        let bits: Vec<u32> = positions.iter().map(|&p| keys::bits_for(sorted[p].1.len())).collect();
-        let rank_columns: Vec<(&[u32], u32)> = positions
-            .iter()
-            .zip(&bits)
-            .map(|(&p, &b)| (sorted[p].0.as_slice(), b))
-            .collect();
-        let id_of = |row: usize, column: usize| row_keys[row * width + positions[column]];
-        let (keys, row_bits) = keys::sorted_rows(&rank_columns, id_of, rows as usize).ok_or_else(|| {
-            BuildError::Unsupported(format!("an index too wide to sort as 128-bit keys ({})", index.name))
-        })?;
-        let mut tree = IndexTree::default();
-        let mut previous: Option<u128> = None;
-        for key in keys {
-            let row = (key & ((1u128 << row_bits) - 1)) as usize;
-            // The ranks are in the key, last column lowest: read each value by rank, in order.
-            values.clear();
-            values.resize(positions.len(), Value::Null);
-            let mut shift = row_bits;
-            for column in (0..positions.len()).rev() {
-                let rank = ((key >> shift) & ((1u128 << bits[column]) - 1)) as u32;
-                values[column] = sorted[positions[column]].1.value(rank);
-                shift += bits[column];
-            }
-            let ranks_part = key >> row_bits;
-            if index.unique && previous == Some(ranks_part) && !values.contains(&Value::Null) {
-                let key = values.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
-                return Err(BuildError::Duplicate {
-                    table: spec.name.clone(),
-                    index: index.name.clone(),
-                    key,
-                });
-            }
-            previous = Some(ranks_part);
-            values.push(Value::Int(row as i64 + 1));
-            record.clear();
-            record::encode_record(&values, &mut record);
-            tree.insert(sink, &record)?;
+    let mut values: Vec<Value<'_>> = Vec::with_capacity(columns.len() + 1);
+    let mut previous: Option<u128> = None;
+    for key in keys {
+        let row = (key & ((1u128 << row_bits) - 1)) as usize;
+        // The ranks are in the key, last column lowest: read each value by rank, in order.
+        values.clear();
+        values.resize(columns.len(), Value::Null);
+        let mut shift = row_bits;
+        for column in (0..columns.len()).rev() {
+            let rank = ((key >> shift) & ((1u128 << bits[column]) - 1)) as u32;
+            values[column] = columns[column].1 .1.value(rank);
+            shift += bits[column];
         }
-        roots.push(tree.finish(sink)?);
+        let ranks_part = key >> row_bits;
+        if index.unique && previous == Some(ranks_part) && !values.contains(&Value::Null) {
+            let key = values.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+            return Err(BuildError::Duplicate {
+                table: spec.name.clone(),
+                index: index.name.clone(),
+                key,
+            });
+        }
+        previous = Some(ranks_part);
+        values.push(Value::Int(row as i64 + 1));
+        record.clear();
+        record::encode_record(&values, &mut record);
+        tree.insert(sink, &record)?;
     }
-    Ok(roots)
+    Ok(tree.finish(sink)?)
 }
 
 /// Page 1: the 100-byte file header, then the `sqlite_schema` table as one leaf.
