@@ -2,8 +2,10 @@
 //!
 //! Two halves joined by a small bounded channel, so that fetching the next page overlaps writing
 //! the last one and the organisation is never held in memory:
-//! - the **fetch half** (async, this task) walks `/Users`, then `/Groups` with [`Pager`]s, reads a
-//!   group by id only when its list entry came without `members`, and sends each page on;
+//! - the **fetch half** (async, this task) walks `/Users` and `/Groups` side by side with
+//!   [`Pager`]s (a page from whichever is further behind, so group pages, the writer's heavy
+//!   ones, are spread through the sync), reads a group by id only when its list entry came
+//!   without `members`, and sends each page on;
 //! - the **write half** (a blocking thread: SQLite is synchronous) turns each page into baton
 //!   objects with [`crate::model`] and stores them with [`C1zWriter`].
 //!
@@ -16,10 +18,11 @@
 //! membership grants; `role` = the four roles and their `assigned` entitlements.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::stream::{self, StreamExt};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 use crate::c1z::{C1zError, C1zWriter, SyncSummary};
 use crate::config::ResourceTypeId;
@@ -29,8 +32,13 @@ use crate::proto;
 use crate::scim::client::{Pager, PagingReport, ScimClient, ScimError};
 use crate::scim::types::{ScimGroup, ScimUser};
 
-/// Pages waiting between the halves. Two is enough to keep both busy; more only costs memory.
-const CHANNEL_PAGES: usize = 2;
+/// Items (users, groups and memberships) waiting between the halves at most. A group page can
+/// hold thousands of memberships and keeps the writer busy for a while; this lets the fetch go
+/// on with user pages meanwhile (about 300 of them), and bounds memory whatever the pages hold.
+const QUEUED_ITEMS: u32 = 32_768;
+
+/// Pages waiting between the halves at most; [`QUEUED_ITEMS`] is the bound that matters.
+const CHANNEL_PAGES: usize = 256;
 
 /// What to sync, and how.
 #[derive(Debug, Clone)]
@@ -90,14 +98,14 @@ pub enum SyncError {
     Writer(String),
 }
 
-/// One unit of work for the write half: a page as it arrived. The model runs on the writer
-/// thread; running it on the fetch side was tried and bought no speed (SQLite dominates) for
-/// 40 MB more peak memory (grants are far bigger than the SCIM page they come from).
+/// One unit of work for the write half: a page as it arrived, with its share of
+/// [`QUEUED_ITEMS`], given back once the page is written. The model runs on the writer thread:
+/// the rows it makes are far bigger than the SCIM page they come from.
 #[derive(Debug)]
 enum Batch {
-    Users(Vec<ScimUser>),
+    Users(Vec<ScimUser>, OwnedSemaphorePermit),
     /// Groups with their members.
-    Groups(Vec<ScimGroup>),
+    Groups(Vec<ScimGroup>, OwnedSemaphorePermit),
     Finish,
 }
 
@@ -178,40 +186,81 @@ async fn fetch_half(
     progress: &Progress,
     tx: &mpsc::Sender<Batch>,
 ) -> Result<Fetched, SyncError> {
+    let mut users = options.wants(ResourceTypeId::User).then(|| client.users());
+    let mut groups: Option<Pager<ScimGroup>> = options.wants(ResourceTypeId::Group).then(|| client.groups());
     let mut users_paging = PagingReport::default();
-    if options.wants(ResourceTypeId::User) {
-        let mut pager = client.users();
-        while let Some(page) = pager.next_page().await? {
-            progress.add_page();
-            send(tx, Batch::Users(page)).await?;
-        }
-        users_paging = pager.report().clone();
-        tracing::info!(
-            users = users_paging.distinct,
-            pages = users_paging.pages,
-            "users listed"
-        );
-    }
-
     let mut groups_paging = PagingReport::default();
     let mut group_reads = 0;
-    if options.wants(ResourceTypeId::Group) {
-        let mut pager: Pager<ScimGroup> = client.groups();
-        while let Some(page) = pager.next_page().await? {
-            progress.add_page();
-            let (page, reads) = complete_members(client, page, options.group_read_concurrency).await?;
-            group_reads += reads;
-            send(tx, Batch::Groups(page)).await?;
+    let queue = Arc::new(Semaphore::new(QUEUED_ITEMS as usize));
+    // The two lists are walked side by side, each step taking a page from the one further
+    // behind (by share of its totalResults), so that both end together. A group page brings
+    // every membership of a hundred groups, most of the writer's work; spread among the user
+    // pages, that work is done while the fetch is still busy instead of after it.
+    loop {
+        let take_users = match (&users, &groups) {
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+            (Some(u), Some(g)) => share_done(u.report()) <= share_done(g.report()),
+        };
+        if take_users {
+            let Some(pager) = users.as_mut() else { break };
+            match pager.next_page().await? {
+                Some(page) => {
+                    progress.add_page();
+                    let permit = queue_slot(&queue, page.len()).await?;
+                    send(tx, Batch::Users(page, permit)).await?;
+                }
+                None => {
+                    users_paging = pager.report().clone();
+                    tracing::info!(users = users_paging.distinct, pages = users_paging.pages, "users listed");
+                    users = None;
+                }
+            }
+        } else {
+            let Some(pager) = groups.as_mut() else { break };
+            match pager.next_page().await? {
+                Some(page) => {
+                    progress.add_page();
+                    let (page, reads) = complete_members(client, page, options.group_read_concurrency).await?;
+                    group_reads += reads;
+                    let items = page.iter().map(|g| 1 + g.members.as_ref().map_or(0, Vec::len)).sum();
+                    let permit = queue_slot(&queue, items).await?;
+                    send(tx, Batch::Groups(page, permit)).await?;
+                }
+                None => {
+                    groups_paging = pager.report().clone();
+                    tracing::info!(
+                        groups = groups_paging.distinct,
+                        pages = groups_paging.pages,
+                        group_reads,
+                        "groups listed"
+                    );
+                    groups = None;
+                }
+            }
         }
-        groups_paging = pager.report().clone();
-        tracing::info!(
-            groups = groups_paging.distinct,
-            pages = groups_paging.pages,
-            group_reads,
-            "groups listed"
-        );
     }
     Ok((users_paging, groups_paging, group_reads))
+}
+
+/// How far a walk is: the share of its `totalResults` handed out (0 before the first page, and
+/// without a total, so such a list simply alternates with the other).
+fn share_done(report: &PagingReport) -> f64 {
+    match report.total_results {
+        Some(total) if total > 0 => report.distinct as f64 / total as f64,
+        _ => 0.0,
+    }
+}
+
+/// Waits until `items` more fit in the queue (a page bigger than the whole queue waits for it to
+/// empty) and takes their room.
+async fn queue_slot(queue: &Arc<Semaphore>, items: usize) -> Result<OwnedSemaphorePermit, SyncError> {
+    let wanted = u32::try_from(items).unwrap_or(u32::MAX).clamp(1, QUEUED_ITEMS);
+    Arc::clone(queue)
+        .acquire_many_owned(wanted)
+        .await
+        .map_err(|_| SyncError::Writer("the queue to the c1z writer closed".into()))
 }
 
 async fn send(tx: &mpsc::Sender<Batch>, batch: Batch) -> Result<(), SyncError> {
@@ -305,7 +354,7 @@ fn write_half(
         let Some(batch) = rx.blocking_recv() else { break };
         waited += t.elapsed();
         match batch {
-            Batch::Users(users) => {
+            Batch::Users(users, _room) => {
                 for user in &users {
                     writer.put_resource(&model::user_resource(user))?;
                     let role = model::user_role(user).and_then(|r| role_grants.iter().find(|(id, _)| *id == r.id));
@@ -318,7 +367,7 @@ fn write_half(
                 counts.users += users.len() as u64;
                 progress.add_users(users.len() as u64);
             }
-            Batch::Groups(groups) => {
+            Batch::Groups(groups, _room) => {
                 for group in &groups {
                     let resource = model::group_resource(group);
                     writer.put_resource(&resource)?;
