@@ -213,7 +213,11 @@ async fn fetch_half(
                 }
                 None => {
                     users_paging = pager.report().clone();
-                    tracing::info!(users = users_paging.distinct, pages = users_paging.pages, "users listed");
+                    tracing::info!(
+                        users = users_paging.distinct,
+                        pages = users_paging.pages,
+                        "users listed"
+                    );
                     users = None;
                 }
             }

@@ -8,7 +8,7 @@
 
 use std::io;
 
-use super::record::put_varint;
+use super::record::{self, put_varint, put_varint_at, varint_len, Value};
 
 /// Page size of the files this module writes (no reserved bytes per page).
 pub const PAGE_SIZE: usize = 16384;
@@ -87,7 +87,7 @@ fn write_overflow(sink: &mut dyn PageSink, rest: &[u8]) -> io::Result<u32> {
     Ok(first)
 }
 
-/// Cells of one page being filled, kept apart so the last can be taken back.
+/// The cells of an interior page, laid out by [`layout_page`].
 #[derive(Debug, Default)]
 struct Cells {
     bytes: Vec<u8>,
@@ -95,26 +95,9 @@ struct Cells {
 }
 
 impl Cells {
-    fn len(&self) -> usize {
-        self.ends.len()
-    }
-
-    /// Bytes the cells take on a page, pointers included.
-    fn used(&self) -> usize {
-        self.bytes.len() + 2 * self.ends.len()
-    }
-
     fn push(&mut self, cell: &[u8]) {
         self.bytes.extend_from_slice(cell);
         self.ends.push(self.bytes.len());
-    }
-
-    fn pop(&mut self) -> Option<Vec<u8>> {
-        let end = self.ends.pop()?;
-        let start = self.ends.last().copied().unwrap_or(0);
-        let cell = self.bytes[start..end].to_vec();
-        self.bytes.truncate(start);
-        Some(cell)
     }
 
     fn iter(&self) -> impl Iterator<Item = &[u8]> {
@@ -125,10 +108,82 @@ impl Cells {
             cell
         })
     }
+}
 
-    fn clear(&mut self) {
-        self.bytes.clear();
-        self.ends.clear();
+/// A leaf page filled in place, as SQLite lays one out: the header, the cell pointers after it,
+/// cell contents packed downward from the end of the page in pointer order. Cells are written
+/// straight into the page (no copy through a cell buffer).
+#[derive(Debug)]
+struct LeafPage {
+    page: Vec<u8>,
+    count: usize,
+    /// Start of the cell content area.
+    content: usize,
+}
+
+impl LeafPage {
+    const HEADER: usize = 8;
+
+    fn new() -> Self {
+        Self {
+            page: vec![0; PAGE_SIZE],
+            count: 0,
+            content: PAGE_SIZE,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Whether a cell of `len` bytes (and its pointer) still fits.
+    fn fits(&self, len: usize) -> bool {
+        Self::HEADER + 2 * (self.count + 1) + len <= self.content
+    }
+
+    /// Takes room for a cell of `len` bytes and hands it to `fill`. The caller checked [`fits`].
+    fn push_with(&mut self, len: usize, fill: impl FnOnce(&mut [u8])) {
+        self.content -= len;
+        let pointer = Self::HEADER + 2 * self.count;
+        self.page[pointer..pointer + 2].copy_from_slice(&(self.content as u16).to_be_bytes());
+        self.count += 1;
+        fill(&mut self.page[self.content..self.content + len]);
+    }
+
+    fn push(&mut self, cell: &[u8]) {
+        self.push_with(cell.len(), |room| room.copy_from_slice(cell));
+    }
+
+    /// Removes the last cell and returns its bytes.
+    fn pop(&mut self) -> Option<Vec<u8>> {
+        if self.count == 0 {
+            return None;
+        }
+        let end = if self.count == 1 {
+            PAGE_SIZE
+        } else {
+            let p = Self::HEADER + 2 * (self.count - 2);
+            usize::from(u16::from_be_bytes([self.page[p], self.page[p + 1]]))
+        };
+        let cell = self.page[self.content..end].to_vec();
+        self.count -= 1;
+        self.content = end;
+        Some(cell)
+    }
+
+    /// Writes the header, zeroes the gap between pointers and cells, and sends the page.
+    fn write(&mut self, sink: &mut dyn PageSink, kind: u8) -> io::Result<u32> {
+        let pointers_end = Self::HEADER + 2 * self.count;
+        self.page[pointers_end..self.content].fill(0);
+        self.page[0] = kind;
+        self.page[1..3].copy_from_slice(&0u16.to_be_bytes());
+        self.page[3..5].copy_from_slice(&(self.count as u16).to_be_bytes());
+        self.page[5..7].copy_from_slice(&((self.content % 65536) as u16).to_be_bytes());
+        self.page[7] = 0;
+        let no = sink.write_page(&self.page)?;
+        self.count = 0;
+        self.content = PAGE_SIZE;
+        Ok(no)
     }
 }
 
@@ -183,10 +238,12 @@ fn write_cells(
 /// A table (rowid) B-tree, fed rows in increasing rowid order.
 #[derive(Debug)]
 pub struct TableTree {
-    leaf: Cells,
+    leaf: LeafPage,
     /// Finished leaves: page number and largest rowid.
     leaves: Vec<(u32, i64)>,
     last_rowid: Option<i64>,
+    /// For rows too big for one page: the record, then the cell.
+    record: Vec<u8>,
     cell: Vec<u8>,
     page: Vec<u8>,
 }
@@ -194,41 +251,64 @@ pub struct TableTree {
 impl Default for TableTree {
     fn default() -> Self {
         Self {
-            leaf: Cells::default(),
+            leaf: LeafPage::new(),
             leaves: Vec::new(),
             last_rowid: None,
-            cell: Vec::with_capacity(256),
+            record: Vec::new(),
+            cell: Vec::new(),
             page: vec![0; PAGE_SIZE],
         }
     }
 }
 
 impl TableTree {
-    /// Adds a row; `rowid` must be larger than every rowid before it.
-    pub fn insert(&mut self, sink: &mut dyn PageSink, rowid: i64, record: &[u8]) -> io::Result<()> {
+    /// Adds a row, its record encoded from `values` (NULL stored for column `null_at`) right
+    /// into the leaf; `rowid` must be larger than every rowid before it.
+    pub fn insert(
+        &mut self,
+        sink: &mut dyn PageSink,
+        rowid: i64,
+        values: &[Value<'_>],
+        null_at: Option<usize>,
+    ) -> io::Result<()> {
         if self.last_rowid.is_some_and(|last| rowid <= last) {
             return Err(io::Error::other("table rows must arrive in increasing rowid order"));
         }
-        self.cell.clear();
-        put_payload(sink, &mut self.cell, Some(rowid), record, TABLE_MAX_LOCAL)?;
-        if self.leaf.used() + self.cell.len() + 2 > room(0, false) {
-            self.flush_leaf(sink)?;
+        let payload = record::record_len(values, null_at);
+        if payload <= TABLE_MAX_LOCAL {
+            let len = varint_len(payload as u64) + varint_len(rowid as u64) + payload;
+            if !self.leaf.fits(len) {
+                self.flush_leaf(sink)?;
+            }
+            self.leaf.push_with(len, |cell| {
+                let mut at = put_varint_at(cell, payload as u64);
+                at += put_varint_at(&mut cell[at..], rowid as u64);
+                record::write_record(values, null_at, &mut cell[at..]);
+            });
+        } else {
+            // Spills into overflow pages: build the cell apart.
+            self.record.clear();
+            record::encode_record_with_null(values, null_at, &mut self.record);
+            self.cell.clear();
+            put_payload(sink, &mut self.cell, Some(rowid), &self.record, TABLE_MAX_LOCAL)?;
+            if !self.leaf.fits(self.cell.len()) {
+                self.flush_leaf(sink)?;
+            }
+            self.leaf.push(&self.cell);
         }
-        self.leaf.push(&self.cell);
         self.last_rowid = Some(rowid);
         Ok(())
     }
 
     fn flush_leaf(&mut self, sink: &mut dyn PageSink) -> io::Result<()> {
-        let no = write_cells(sink, &mut self.page, TABLE_LEAF, &self.leaf, None)?;
+        let no = self.leaf.write(sink, TABLE_LEAF)?;
         self.leaves.push((no, self.last_rowid.unwrap_or(0)));
-        self.leaf.clear();
         Ok(())
     }
 
     /// Writes what is left and the interior levels; returns the root page number.
     pub fn finish(mut self, sink: &mut dyn PageSink) -> io::Result<u32> {
-        if self.leaf.len() > 0 || self.leaves.is_empty() {
+        if !self.leaf.is_empty() || self.leaves.is_empty() {
             self.flush_leaf(sink)?;
         }
         let mut level = std::mem::take(&mut self.leaves);
@@ -296,12 +376,16 @@ fn balance_last(groups: &mut [std::ops::Range<usize>]) {
 /// An index B-tree, fed records in sorted order.
 #[derive(Debug)]
 pub struct IndexTree {
-    leaf: Cells,
-    /// A full leaf held back until another record shows that its divider is not the last one.
-    closed: Option<(Cells, Vec<u8>)>,
+    leaf: LeafPage,
+    /// A full leaf held back until another record shows that its divider (the record that did
+    /// not fit, as a cell) is not the last one.
+    closed: Option<(LeafPage, Vec<u8>)>,
     /// Finished leaves and the divider cell body that follows each.
     children: Vec<u32>,
     dividers: Vec<Vec<u8>>,
+    /// A spare page for the next leaf while one is held back.
+    spare: Option<LeafPage>,
+    record: Vec<u8>,
     cell: Vec<u8>,
     page: Vec<u8>,
 }
@@ -309,32 +393,47 @@ pub struct IndexTree {
 impl Default for IndexTree {
     fn default() -> Self {
         Self {
-            leaf: Cells::default(),
+            leaf: LeafPage::new(),
             closed: None,
             children: Vec::new(),
             dividers: Vec::new(),
-            cell: Vec::with_capacity(256),
+            spare: None,
+            record: Vec::new(),
+            cell: Vec::new(),
             page: vec![0; PAGE_SIZE],
         }
     }
 }
 
 impl IndexTree {
-    /// Adds the next record in sort order.
-    pub fn insert(&mut self, sink: &mut dyn PageSink, record: &[u8]) -> io::Result<()> {
-        self.cell.clear();
-        put_payload(sink, &mut self.cell, None, record, INDEX_MAX_LOCAL)?;
-        if let Some((closed, divider)) = self.closed.take() {
-            let no = write_cells(sink, &mut self.page, INDEX_LEAF, &closed, None)?;
+    /// Adds the next record in sort order, encoded from `values`.
+    pub fn insert(&mut self, sink: &mut dyn PageSink, values: &[Value<'_>]) -> io::Result<()> {
+        if let Some((mut closed, divider)) = self.closed.take() {
+            let no = closed.write(sink, INDEX_LEAF)?;
             self.children.push(no);
             self.dividers.push(divider);
+            self.spare = Some(closed);
         }
-        if self.leaf.used() + self.cell.len() + 2 > room(0, false) {
-            // This record divides the full leaf from the next one.
-            let full = std::mem::take(&mut self.leaf);
-            self.closed = Some((full, self.cell.clone()));
-        } else {
+        let payload = record::record_len(values, None);
+        let len = varint_len(payload as u64) + payload;
+        if payload <= INDEX_MAX_LOCAL && self.leaf.fits(len) {
+            self.leaf.push_with(len, |cell| {
+                let at = put_varint_at(cell, payload as u64);
+                record::write_record(values, None, &mut cell[at..]);
+            });
+            return Ok(());
+        }
+        self.record.clear();
+        record::encode_record(values, &mut self.record);
+        self.cell.clear();
+        put_payload(sink, &mut self.cell, None, &self.record, INDEX_MAX_LOCAL)?;
+        if self.leaf.fits(self.cell.len()) {
             self.leaf.push(&self.cell);
+        } else {
+            // This record divides the full leaf from the next one.
+            let next = self.spare.take().unwrap_or_else(LeafPage::new);
+            let full = std::mem::replace(&mut self.leaf, next);
+            self.closed = Some((full, self.cell.clone()));
         }
         Ok(())
     }
@@ -347,13 +446,12 @@ impl IndexTree {
             let last = closed
                 .pop()
                 .ok_or_else(|| io::Error::other("an index leaf closed with no records"))?;
-            let no = write_cells(sink, &mut self.page, INDEX_LEAF, &closed, None)?;
+            let no = closed.write(sink, INDEX_LEAF)?;
             self.children.push(no);
             self.dividers.push(last);
-            self.leaf.clear();
             self.leaf.push(&divider);
         }
-        let last_leaf = write_cells(sink, &mut self.page, INDEX_LEAF, &self.leaf, None)?;
+        let last_leaf = self.leaf.write(sink, INDEX_LEAF)?;
         let mut children = std::mem::take(&mut self.children);
         children.push(last_leaf);
         let mut dividers = std::mem::take(&mut self.dividers);

@@ -287,8 +287,7 @@ impl<W: Write> DbBuilder<W> {
         state.rows += 1;
         let rowid = state.rows as i64;
         self.record.clear();
-        record::encode_record_with_null(values, spec.rowid_alias, &mut self.record);
-        state.tree.insert(&mut self.sink, rowid, &self.record)?;
+        state.tree.insert(&mut self.sink, rowid, values, spec.rowid_alias)?;
         for (k, &column) in state.indexed.iter().enumerate() {
             let id = state.key_values[k]
                 .intern(&values[column])
@@ -337,7 +336,11 @@ type Sorted = (Vec<u32>, SortedColumn);
 /// them, while this thread writes each index as soon as its columns are ready: a grant
 /// table's biggest sort (its ids) overlaps the writing of its first three indexes. At most one
 /// finished sort waits in the channel, so at most two columns are held twice at once.
-fn write_all_indexes(sink: &mut dyn PageSink, schema: &Schema, keys: Vec<TableKeys>) -> Result<Vec<Vec<u32>>, BuildError> {
+fn write_all_indexes(
+    sink: &mut dyn PageSink,
+    schema: &Schema,
+    keys: Vec<TableKeys>,
+) -> Result<Vec<Vec<u32>>, BuildError> {
     let mut jobs: Vec<(usize, usize, KeyColumn)> = Vec::new();
     let mut rest: Vec<(Vec<usize>, Vec<u32>, u64)> = Vec::with_capacity(keys.len());
     for (t, (indexed, key_values, row_keys, rows)) in keys.into_iter().enumerate() {
@@ -375,8 +378,10 @@ fn write_as_sorted(
     rest: &[(Vec<usize>, Vec<u32>, u64)],
     rx: std::sync::mpsc::Receiver<(usize, usize, Sorted)>,
 ) -> Result<Vec<Vec<u32>>, BuildError> {
-    let mut sorted: Vec<Vec<Option<Sorted>>> =
-        rest.iter().map(|(indexed, ..)| indexed.iter().map(|_| None).collect()).collect();
+    let mut sorted: Vec<Vec<Option<Sorted>>> = rest
+        .iter()
+        .map(|(indexed, ..)| indexed.iter().map(|_| None).collect())
+        .collect();
     let mut all_roots = Vec::with_capacity(rest.len());
     for (t, (spec, (indexed, row_keys, rows))) in schema.tables.iter().zip(rest).enumerate() {
         let mut roots = Vec::with_capacity(spec.indexes.len());
@@ -435,7 +440,6 @@ fn write_index(
         BuildError::Unsupported(format!("an index too wide to sort as 128-bit keys ({})", index.name))
     })?;
     let mut tree = IndexTree::default();
-    let mut record = Vec::with_capacity(256);
     let mut values: Vec<Value<'_>> = Vec::with_capacity(columns.len() + 1);
     let mut previous: Option<u128> = None;
     for key in keys {
@@ -460,9 +464,7 @@ fn write_index(
         }
         previous = Some(ranks_part);
         values.push(Value::Int(row as i64 + 1));
-        record.clear();
-        record::encode_record(&values, &mut record);
-        tree.insert(sink, &record)?;
+        tree.insert(sink, &values)?;
     }
     Ok(tree.finish(sink)?)
 }

@@ -32,36 +32,36 @@ impl std::fmt::Display for Value<'_> {
     }
 }
 
-/// Appends `v` as a SQLite varint: big-endian groups of 7 bits with the high bit set on all but
-/// the last byte; a ninth byte, when needed, carries 8 bits.
-pub fn put_varint(out: &mut Vec<u8>, v: u64) {
-    if v <= 0x7f {
-        out.push(v as u8);
-        return;
-    }
+/// `v` as a SQLite varint: big-endian groups of 7 bits with the high bit set on all but the
+/// last byte; a ninth byte, when needed, carries 8 bits. Returns the bytes and their count.
+fn varint_bytes(v: u64) -> ([u8; 9], usize) {
+    let mut bytes = [0u8; 9];
     if v > 0x00ff_ffff_ffff_ffff {
-        // Nine bytes: eight groups of 7 bits, then the low 8 bits whole.
-        let mut bytes = [0u8; 9];
         bytes[8] = v as u8;
         let mut rest = v >> 8;
         for b in bytes[..8].iter_mut().rev() {
             *b = (rest & 0x7f) as u8 | 0x80;
             rest >>= 7;
         }
-        out.extend_from_slice(&bytes);
+        return (bytes, 9);
+    }
+    let n = varint_len(v);
+    let mut rest = v;
+    for i in (0..n).rev() {
+        bytes[i] = (rest & 0x7f) as u8 | if i + 1 == n { 0 } else { 0x80 };
+        rest >>= 7;
+    }
+    (bytes, n)
+}
+
+/// Appends `v` as a SQLite varint.
+pub fn put_varint(out: &mut Vec<u8>, v: u64) {
+    if v <= 0x7f {
+        out.push(v as u8);
         return;
     }
-    let mut bytes = [0u8; 8];
-    let mut n = 0;
-    let mut rest = v;
-    while rest > 0 {
-        bytes[n] = (rest & 0x7f) as u8;
-        rest >>= 7;
-        n += 1;
-    }
-    for i in (0..n).rev() {
-        out.push(if i == 0 { bytes[i] } else { bytes[i] | 0x80 });
-    }
+    let (bytes, n) = varint_bytes(v);
+    out.extend_from_slice(&bytes[..n]);
 }
 
 /// Bytes [`put_varint`] would write for `v`.
@@ -122,29 +122,74 @@ pub fn encode_record(values: &[Value<'_>], out: &mut Vec<u8>) {
 /// [`encode_record`], storing NULL for column `null_at` whatever its value (the `integer
 /// primary key` column, whose value is the rowid).
 pub fn encode_record_with_null(values: &[Value<'_>], null_at: Option<usize>, out: &mut Vec<u8>) {
-    let value = |i: usize| if Some(i) == null_at { &Value::Null } else { &values[i] };
-    let types_len: usize = (0..values.len()).map(|i| varint_len(serial_type(value(i)).0)).sum();
+    let start = out.len();
+    out.resize(start + record_len(values, null_at), 0);
+    write_record(values, null_at, &mut out[start..]);
+}
+
+fn stored<'v, 'a>(values: &'v [Value<'a>], null_at: Option<usize>, i: usize) -> &'v Value<'a> {
+    if Some(i) == null_at {
+        &Value::Null
+    } else {
+        &values[i]
+    }
+}
+
+/// The length of the header (its own length varint included) and of the whole record.
+fn record_lens(values: &[Value<'_>], null_at: Option<usize>) -> (usize, usize) {
+    let mut types_len = 0;
+    let mut body_len = 0;
+    for i in 0..values.len() {
+        let (serial, len) = serial_type(stored(values, null_at, i));
+        types_len += varint_len(serial);
+        body_len += len;
+    }
     // The header length counts its own varint.
     let mut header_len = types_len + 1;
     if varint_len(header_len as u64) > 1 {
         header_len = types_len + varint_len((types_len + 2) as u64);
     }
-    put_varint(out, header_len as u64);
+    (header_len, header_len + body_len)
+}
+
+/// Bytes of the record [`write_record`] writes.
+pub fn record_len(values: &[Value<'_>], null_at: Option<usize>) -> usize {
+    record_lens(values, null_at).1
+}
+
+/// Writes the record into `out`, which is exactly [`record_len`] bytes.
+pub fn write_record(values: &[Value<'_>], null_at: Option<usize>, out: &mut [u8]) {
+    let (header_len, _) = record_lens(values, null_at);
+    let mut at = put_varint_at(out, header_len as u64);
     for i in 0..values.len() {
-        put_varint(out, serial_type(value(i)).0);
+        at += put_varint_at(&mut out[at..], serial_type(stored(values, null_at, i)).0);
     }
     for i in 0..values.len() {
-        match value(i) {
-            Value::Null => {}
-            Value::Int(i) => {
-                let (_, len) = int_serial(*i);
-                out.extend_from_slice(&i.to_be_bytes()[8 - len..]);
+        let bytes: &[u8] = match stored(values, null_at, i) {
+            Value::Null => &[],
+            Value::Int(v) => {
+                let (_, len) = int_serial(*v);
+                out[at..at + len].copy_from_slice(&v.to_be_bytes()[8 - len..]);
+                at += len;
+                continue;
             }
-            Value::Text(s) => out.extend_from_slice(s.as_bytes()),
-            Value::TextBytes(s) => out.extend_from_slice(s),
-            Value::Blob(b) => out.extend_from_slice(b),
-        }
+            Value::Text(s) => s.as_bytes(),
+            Value::TextBytes(b) | Value::Blob(b) => b,
+        };
+        out[at..at + bytes.len()].copy_from_slice(bytes);
+        at += bytes.len();
     }
+}
+
+/// Writes `v` as a varint at the start of `out` and returns its length.
+pub fn put_varint_at(out: &mut [u8], v: u64) -> usize {
+    if v <= 0x7f {
+        out[0] = v as u8;
+        return 1;
+    }
+    let (bytes, n) = varint_bytes(v);
+    out[..n].copy_from_slice(&bytes[..n]);
+    n
 }
 
 #[cfg(test)]
@@ -159,6 +204,34 @@ mod tests {
             put_varint(&mut out, v);
             prop_assert_eq!(out.len(), varint_len(v));
             prop_assert_eq!(get_varint(&out), Some((v, out.len())));
+            let mut at = [0u8; 9];
+            prop_assert_eq!(put_varint_at(&mut at, v), out.len());
+            prop_assert_eq!(&at[..out.len()], &out[..]);
+        }
+
+        #[test]
+        fn records_written_in_place_match(ints in proptest::collection::vec(any::<i64>(), 0..200), text in ".{0,300}", null_at in proptest::option::of(0usize..3)) {
+            let mut values: Vec<Value<'_>> = ints.iter().map(|i| Value::Int(*i)).collect();
+            values.push(Value::Text(&text));
+            values.push(Value::Null);
+            values.push(Value::Blob(text.as_bytes()));
+            let mut vec = vec![7u8];
+            encode_record_with_null(&values, null_at, &mut vec);
+            let mut slice = vec![0u8; record_len(&values, null_at)];
+            write_record(&values, null_at, &mut slice);
+            prop_assert_eq!(&vec[1..], &slice[..]);
+            // The header length is right even past 127 header bytes (a two-byte varint).
+            let (header_len, used) = get_varint(&slice).expect("header length");
+            let header_len = header_len as usize;
+            let mut at = used;
+            let mut body = 0usize;
+            while at < header_len {
+                let (serial, n) = get_varint(&slice[at..]).expect("serial type");
+                at += n;
+                body += match serial { 0 | 8 | 9 => 0, 1..=4 => serial as usize, 5 => 6, 6 | 7 => 8, s => ((s - 12) / 2) as usize };
+            }
+            prop_assert_eq!(at, header_len);
+            prop_assert_eq!(header_len + body, slice.len());
         }
     }
 
