@@ -41,10 +41,11 @@ const PAGE_ONE_FRAME_LEN: usize = 4 + 1 + 2 + 3 + PAGE_SIZE;
 
 /// The scratch database of a merge is private and thrown away on any failure; the target is
 /// only replaced by `finish`'s rename. So it needs no syncs, no rollback journal and no file
-/// locking. The page cache is raised from SQLite's 2 MiB so the unique indexes (random keys)
-/// mostly stay in memory while the new run's rows go in.
+/// locking. Its tables have no indexes while the new run's rows go in (they are appended), so
+/// a modest page cache serves; it also sizes the sorter's in-memory runs when the indexes are
+/// built again.
 const SCRATCH_PRAGMAS: &str = "pragma journal_mode = off; pragma synchronous = off; \
-     pragma locking_mode = exclusive; pragma temp_store = file; pragma cache_size = -24576;";
+     pragma locking_mode = exclusive; pragma temp_store = file; pragma cache_size = -8192;";
 
 /// The page cache (and so the sorter's in-memory runs) while indexes are built or a file is
 /// compacted.
