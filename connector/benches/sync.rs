@@ -2,7 +2,8 @@
 //! wall time, CPU time, peak memory and requests, beside the same figures for only fetching the
 //! pages with the same client (the transfer floor).
 //!
-//! Run: `cargo bench -p baton-notion --bench sync` (builds `notion-scim-mock` in release first).
+//! Run: `cargo bench -p baton-notion --bench sync` (builds `notion-scim-mock` and
+//! `baton-notion` in release first; the second and third syncs run the binary).
 //! `BENCH_USERS` and `BENCH_GROUPS` change the org size; `BENCH_LATENCY_MS` adds a per-request
 //! delay at the mock, standing in for the network to Notion. No figure is asserted:
 //! goals are requests = minimum, wall within 1.5x of the floor, peak memory under 150 MB.
@@ -94,45 +95,23 @@ fn main() -> anyhow::Result<()> {
         "ratio sync/floor wall: {:.2}x (goal <= 1.5x)",
         sync_wall.as_secs_f64() / floor.wall.as_secs_f64()
     );
-    // A second sync into the file the first one wrote: decompress, add a run, publish both.
-    // Peak memory is reset first (`clear_refs` 5), so this figure is this sync's own.
+    // Later syncs into the file the first one wrote, each by the `baton-notion` binary in its own
+    // process, as a user runs them: the second adds a run and keeps both, the third removes the
+    // oldest and compacts the file. Figures from the binary's own final log line.
     // `BENCH_RESYNCS=0` skips these (e.g. when profiling the first sync).
     let resyncs: usize = env_or("BENCH_RESYNCS", 2);
-    if resyncs >= 1 {
-        let _ = std::fs::write("/proc/self/clear_refs", "5");
-        let resident_before = peak_rss_mib();
-        let cpu1 = cpu_time();
-        let t1 = Instant::now();
-        let second = runtime.block_on(sync::run(&client, &path, &SyncOptions::default(), &Progress::hidden()))?;
-        let second_wall = t1.elapsed();
-        let second_cpu = cpu_time().saturating_sub(cpu1);
-        println!("second sync into the existing file (keeps both runs)");
-        println!("  wall          {:>8.2} s", second_wall.as_secs_f64());
-        println!("  cpu           {:>8.2} s", second_cpu.as_secs_f64());
-        println!(
-            "  peak memory   {:>8.1} MiB (VmHWM since reset; {resident_before:.1} MiB were resident from the first sync)",
-            peak_rss_mib()
-        );
-        println!(
-            "  grants {} removed runs {} c1z {:.1} MiB",
-            second.summary.grants,
-            second.summary.removed_sync_ids.len(),
-            second.summary.bytes as f64 / 1048576.0
-        );
-    }
-    // A third: now the oldest run is removed and the file compacted.
-    if resyncs >= 2 {
-        let _ = std::fs::write("/proc/self/clear_refs", "5");
-        let t2 = Instant::now();
-        let third = runtime.block_on(sync::run(&client, &path, &SyncOptions::default(), &Progress::hidden()))?;
-        println!("third sync (removes the oldest run)");
-        println!("  wall          {:>8.2} s", t2.elapsed().as_secs_f64());
-        println!("  peak memory   {:>8.1} MiB (VmHWM since reset)", peak_rss_mib());
-        println!(
-            "  removed runs {} c1z {:.1} MiB",
-            third.summary.removed_sync_ids.len(),
-            third.summary.bytes as f64 / 1048576.0
-        );
+    for (n, what) in [
+        (1, "second sync into the existing file (keeps both runs)"),
+        (2, "third sync (removes the oldest run)"),
+    ] {
+        if resyncs < n {
+            break;
+        }
+        let run = cli_sync(&mock.base_url, &path)?;
+        println!("{what}");
+        println!("  wall          {:>8.2} s (the whole process)", run.wall.as_secs_f64());
+        println!("  peak memory   {:>8} MiB (VmHWM of the process)", run.peak_mib);
+        println!("  c1z           {:>8.1} MiB", run.bytes as f64 / 1048576.0);
     }
     println!(
         "goals: requests {} | wall {} | memory {}",
@@ -176,6 +155,47 @@ struct Fetch {
     requests: u64,
 }
 
+struct CliRun {
+    wall: Duration,
+    peak_mib: u64,
+    bytes: u64,
+}
+
+/// One sync by the `baton-notion` binary into `path`; its figures from the final JSON log line.
+fn cli_sync(base_url: &str, path: &std::path::Path) -> anyhow::Result<CliRun> {
+    let bin = release_binary("baton-notion", "baton-notion")?;
+    let t0 = Instant::now();
+    let out = Command::new(bin)
+        .args([
+            "--scim-token",
+            TOKEN,
+            "--base-url",
+            base_url,
+            "--requests-per-minute",
+            "1000000",
+        ])
+        .args(["--log-format", "json", "-f"])
+        .arg(path)
+        .output()?;
+    let wall = t0.elapsed();
+    anyhow::ensure!(
+        out.status.success(),
+        "baton-notion failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let last = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["message"] == "sync finished")
+        .ok_or_else(|| anyhow::anyhow!("no 'sync finished' line from baton-notion"))?;
+    Ok(CliRun {
+        wall,
+        peak_mib: last["peak_memory_mib"].as_u64().unwrap_or(0),
+        bytes: last["bytes"].as_u64().unwrap_or(0),
+    })
+}
+
 /// The floor: walk both lists with the same pager, dropping each page.
 async fn fetch_only(client: &ScimClient) -> anyhow::Result<Fetch> {
     let cpu0 = cpu_time();
@@ -203,7 +223,7 @@ struct MockProcess {
 
 impl MockProcess {
     fn spawn(users: usize, groups: usize, latency_ms: usize) -> anyhow::Result<Self> {
-        let bin = mock_binary()?;
+        let bin = release_binary("notion-scim-mock", "notion-scim-mock")?;
         let mut child = Command::new(&bin)
             .args(["serve", "--addr", "127.0.0.1:0", "--token", TOKEN, "--seed", "1"])
             .args([
@@ -250,17 +270,17 @@ impl Drop for MockProcess {
     }
 }
 
-fn mock_binary() -> anyhow::Result<PathBuf> {
+/// Builds (a no-op when up to date, so a stale binary is never measured) and locates a release
+/// binary of this workspace.
+fn release_binary(package: &str, bin: &str) -> anyhow::Result<PathBuf> {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("target"));
-    let bin = target.join("release").join("notion-scim-mock");
-    // Always asked for (a no-op when up to date), so a stale binary is never measured.
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--release", "--quiet", "-p", "notion-scim-mock"])
+        .args(["build", "--release", "--quiet", "-p", package, "--bin", bin])
         .status()?;
-    anyhow::ensure!(status.success(), "cargo build of notion-scim-mock failed");
-    Ok(bin)
+    anyhow::ensure!(status.success(), "cargo build of {package} failed");
+    Ok(target.join("release").join(bin))
 }
 
 fn env_or(name: &str, default: usize) -> usize {
