@@ -11,7 +11,8 @@
 //!   [`crate::proto`] messages.
 //!
 //! # Format (version 1)
-//! The 5 bytes `C1ZF\0`, then one zstd stream whose content is a SQLite database file. Object
+//! The 5 bytes `C1ZF\0`, then one zstd stream whose content is a SQLite database file (ours are
+//! several concatenated frames, which the zstd format reads as one stream: see `writer`). Object
 //! rows carry the protobuf encoding of the message in `data`, an `external_id` (the type id for
 //! resource types, `<type>:<id>` for resources, the entitlement or grant id otherwise), the
 //! `sync_id` and `discovered_at`. Timestamps are text in Go's `2006-01-02 15:04:05.999999999`

@@ -287,7 +287,7 @@ fn duplicate_external_ids_within_a_sync_fail_it_and_keep_the_previous_file() {
 }
 
 #[test]
-fn many_rows_span_several_transactions() {
+fn many_rows_span_several_discovered_at_batches() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("sync.c1z");
     let mut w = C1zWriter::open(&path).expect("open");
