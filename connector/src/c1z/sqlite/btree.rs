@@ -497,3 +497,50 @@ pub fn small_table_cell(rowid: i64, record: &[u8]) -> Option<Vec<u8>> {
     out.extend_from_slice(record);
     Some(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn children_are_grouped_into_pages_that_each_have_a_cell(
+            sizes in proptest::collection::vec(6usize..5000, 1..3000),
+        ) {
+            let room = room(0, true);
+            let groups = group_children(&sizes, room);
+            // Contiguous, in order, covering every child once.
+            let mut next = 0;
+            for g in &groups {
+                prop_assert_eq!(g.start, next);
+                prop_assert!(g.end > g.start);
+                next = g.end;
+                // The cells (all members but the last, the right child) fit one page.
+                let used: usize = sizes[g.start..g.end - 1].iter().sum();
+                prop_assert!(used <= room, "{used} > {room}");
+            }
+            prop_assert_eq!(next, sizes.len());
+            // No interior page is left with only a right child.
+            if sizes.len() >= 2 {
+                for g in &groups {
+                    prop_assert!(g.len() >= 2, "{:?} of {:?}", g, groups);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_leaf_page_gives_back_its_last_cell() {
+        let mut page = LeafPage::new();
+        assert!(page.pop().is_none());
+        page.push(b"first");
+        page.push(b"second!");
+        assert!(page.fits(PAGE_SIZE - LeafPage::HEADER - 2 * 3 - 12));
+        assert!(!page.fits(PAGE_SIZE - LeafPage::HEADER - 2 * 3 - 11));
+        assert_eq!(page.pop().as_deref(), Some(&b"second!"[..]));
+        assert_eq!(page.pop().as_deref(), Some(&b"first"[..]));
+        assert!(page.is_empty());
+        assert_eq!(page.content, PAGE_SIZE);
+    }
+}

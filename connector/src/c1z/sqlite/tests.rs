@@ -299,3 +299,25 @@ fn rows_with_the_wrong_number_of_values_are_refused() {
     let err = builder.insert(t, &[Value::Null]).unwrap_err();
     assert!(matches!(err, BuildError::Arity { got: 1, want: 5, .. }), "{err}");
 }
+
+#[test]
+fn every_count_of_rows_around_leaf_boundaries_makes_a_valid_index() {
+    // Keys of one size fill index leaves evenly, so some counts end with the last key dividing
+    // a full leaf from an empty one: the builder must move a key down instead.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ddl = "create table k (id integer primary key, key text not null); create index k_key on k (key);";
+    for n in (0..=260).chain([1_000, 1_001, 1_002]) {
+        let rows: Vec<(&str, Vec<Owned>)> = (0..n)
+            .map(|i| ("k", vec![Owned::Null, Owned::Text(format!("{i:0>200}"))]))
+            .collect();
+        let path = build(dir.path(), ddl, &rows).expect("build");
+        assert_eq!(integrity(&path), vec!["ok".to_string()], "{n} rows");
+        let conn = Connection::open(&path).expect("open");
+        let through_index: i64 = conn
+            .query_row("select count(*) from k indexed by k_key where key >= ''", [], |r| {
+                r.get(0)
+            })
+            .expect("count");
+        assert_eq!(through_index, n as i64);
+    }
+}
