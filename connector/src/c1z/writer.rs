@@ -9,8 +9,9 @@
 //!   by page ([`super::sqlite`]), whose pages stream into the zstd encoder of the c1z as they
 //!   fill, so compression overlaps the sync. The file is `C1ZF\0`, a zstd frame holding page 1
 //!   stored raw (it names each tree's root and is only known at the end, so it is written last
-//!   into room left for it), then one compressed frame holding every other page. zstd readers
-//!   decode concatenated frames as one stream (RFC 8878 section 3.1).
+//!   into room left for it), a frame of the table pages (compressed on the writer thread as
+//!   they fill) and a frame of the index pages (written at `finish`, compressed by worker
+//!   threads). zstd readers decode concatenated frames as one stream (RFC 8878 section 3.1).
 //! - **An existing file**: the new run is built the same way into a plain database file, then
 //!   merged by SQLite into a copy of the existing file, old runs beyond the newest two full
 //!   syncs deleted, and the whole compressed into the new c1z.
