@@ -141,8 +141,8 @@ fn print_breakdown(report: &sync::SyncReport) {
         report.write_finish.as_secs_f64()
     );
     println!(
-        "  finish        {:>8.2} s compact, {:.2} s deferred indexes, {:.2} s zstd + fsync + rename of {:.1} MiB",
-        f.compact.as_secs_f64(),
+        "  finish        {:>8.2} s last table pages and the indexes (sorted, written, compressed), \
+         {:.2} s end of the zstd stream, page 1, fsync, rename; {:.1} MiB of SQLite",
         f.index.as_secs_f64(),
         f.publish.as_secs_f64(),
         f.db_bytes as f64 / 1048576.0
