@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use baton_notion::procstat;
 use baton_notion::progress::Progress;
 use baton_notion::scim::client::{ClientConfig, ScimClient};
 use baton_notion::secret::Secret;
@@ -54,11 +55,11 @@ fn main() -> anyhow::Result<()> {
     let client = make_client()?;
     // Peak memory from here on is this sync's own (the warm-up's is forgotten).
     let _ = std::fs::write("/proc/self/clear_refs", "5");
-    let cpu0 = cpu_time();
+    let cpu0 = procstat::process_cpu_time();
     let t0 = Instant::now();
     let report = runtime.block_on(sync::run(&client, &path, &SyncOptions::default(), &Progress::hidden()))?;
     let sync_wall = t0.elapsed();
-    let sync_cpu = cpu_time().saturating_sub(cpu0);
+    let sync_cpu = procstat::process_cpu_time().saturating_sub(cpu0);
     let peak = peak_rss_mib();
 
     let floor_a = runtime.block_on(fetch_only(&make_client()?))?;
@@ -198,7 +199,7 @@ fn cli_sync(base_url: &str, path: &std::path::Path) -> anyhow::Result<CliRun> {
 
 /// The floor: walk both lists with the same pager, dropping each page.
 async fn fetch_only(client: &ScimClient) -> anyhow::Result<Fetch> {
-    let cpu0 = cpu_time();
+    let cpu0 = procstat::process_cpu_time();
     let t0 = Instant::now();
     let mut users = client.users();
     while let Some(page) = users.next_page().await? {
@@ -210,7 +211,7 @@ async fn fetch_only(client: &ScimClient) -> anyhow::Result<Fetch> {
     }
     Ok(Fetch {
         wall: t0.elapsed(),
-        cpu: cpu_time().saturating_sub(cpu0),
+        cpu: procstat::process_cpu_time().saturating_sub(cpu0),
         requests: client.stats().requests,
     })
 }
@@ -287,22 +288,7 @@ fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
-/// User + system time of this process, from /proc/self/stat (clock ticks of 1/100 s).
-fn cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
-    let fields: Vec<u64> = rest.split_whitespace().map(|f| f.parse().unwrap_or(0)).collect();
-    let ticks = fields.get(11).copied().unwrap_or(0) + fields.get(12).copied().unwrap_or(0);
-    Duration::from_millis(ticks * 10)
-}
-
-/// Peak resident memory of this process in MiB (VmHWM).
+/// Peak resident memory of this process in MiB (VmHWM), with decimals.
 fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
+    procstat::peak_memory_kib().map_or(0.0, |kib| kib as f64 / 1024.0)
 }

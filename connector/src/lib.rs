@@ -10,12 +10,14 @@
 //! - [`config`]: the command line, environment and `.baton.yaml` configuration.
 //! - [`cli`]: the `capabilities`, `config` and `validate` subcommands.
 //! - [`secret`]: the token type that never prints; [`logging`] and [`progress`]: stderr output.
+//! - [`procstat`]: CPU time and peak memory from `/proc`, for reports and benchmarks.
 
 pub mod c1z;
 pub mod cli;
 pub mod config;
 pub mod logging;
 pub mod model;
+pub mod procstat;
 pub mod progress;
 pub mod proto;
 pub mod provision;

@@ -28,32 +28,3 @@ fn use_ansi() -> bool {
     use std::io::IsTerminal;
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
-
-/// The process's peak resident memory in MiB (`VmHWM` of `/proc/self/status`), reported by the
-/// final log line of a sync; `None` where that file does not exist.
-pub fn peak_memory_mib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kib: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
-    Some(kib.div_ceil(1024))
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    #[cfg(target_os = "linux")]
-    fn peak_memory_is_read_on_linux() {
-        let before = super::peak_memory_mib().expect("VmHWM on Linux");
-        // A few MiB touched can only raise the peak.
-        let block = vec![1u8; 8 << 20];
-        std::hint::black_box(&block);
-        let after = super::peak_memory_mib().expect("VmHWM on Linux");
-        assert!(before > 0 && after >= before, "{before} then {after}");
-    }
-}

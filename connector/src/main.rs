@@ -145,7 +145,7 @@ async fn sync_once(settings: &Settings) -> anyhow::Result<ExitCode> {
         retries = report.retries,
         elapsed_ms = report.elapsed.as_millis() as u64,
         bytes = report.summary.bytes,
-        peak_memory_mib = baton_notion::logging::peak_memory_mib(),
+        peak_memory_mib = baton_notion::procstat::peak_memory_mib(),
         "sync finished"
     );
     Ok(ExitCode::SUCCESS)

@@ -27,6 +27,7 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use crate::c1z::{C1zError, C1zWriter, SyncSummary};
 use crate::config::ResourceTypeId;
 use crate::model;
+use crate::procstat;
 use crate::progress::Progress;
 use crate::proto;
 use crate::scim::client::{Pager, PagingReport, ScimClient, ScimError};
@@ -351,7 +352,7 @@ fn write_half(
         .collect();
     let mut counts = WriteCounts::default();
     let mut waited = Duration::ZERO;
-    let cpu_at_start = thread_cpu_time();
+    let cpu_at_start = procstat::thread_cpu_time();
     let loading = Instant::now();
     loop {
         let t = Instant::now();
@@ -390,7 +391,7 @@ fn write_half(
             Batch::Finish => {
                 counts.load = loading.elapsed();
                 counts.waited = waited;
-                counts.load_cpu = thread_cpu_time().saturating_sub(cpu_at_start);
+                counts.load_cpu = procstat::thread_cpu_time().saturating_sub(cpu_at_start);
                 let finishing = Instant::now();
                 let summary = writer.finish()?;
                 counts.finish = finishing.elapsed();
@@ -409,16 +410,4 @@ fn write_half(
     }
     // The fetch half stopped without Finish: drop the writer unfinished, file untouched.
     Ok((None, counts))
-}
-
-/// User + system CPU time of the calling thread, from `/proc/thread-self/stat` (clock ticks of
-/// 1/100 s); zero where that file does not exist.
-fn thread_cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
-    // The fields after the parenthesised name; utime and stime are the 12th and 13th of them.
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
-    let mut fields = rest.split_whitespace().skip(11);
-    let mut tick = || fields.next().and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
-    let ticks = tick() + tick();
-    Duration::from_millis(ticks * 10)
 }

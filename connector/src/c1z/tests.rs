@@ -310,7 +310,20 @@ fn misuse_and_missing_fields_are_errors() {
     let path = dir.path().join("sync.c1z");
     let mut w = C1zWriter::open(&path).expect("open");
     assert!(matches!(w.put_resource(&res("user", "u")), Err(C1zError::SyncState(_))));
+    let member = ent(&res("group", "g"), "member");
+    let user = ResourceId::new("user", "u");
+    assert!(matches!(
+        w.put_grants(&member, [("group:g:member:user:u", &user)]),
+        Err(C1zError::SyncState(_))
+    ));
     w.start_sync().expect("start");
+    assert!(matches!(
+        w.put_grants(&Entitlement::default(), [("x", &user)]),
+        Err(C1zError::MissingField {
+            field: "entitlement.resource.id",
+            ..
+        })
+    ));
     assert!(matches!(w.start_sync(), Err(C1zError::SyncState(_))));
     assert!(matches!(
         w.put_resource(&Resource::default()),

@@ -374,7 +374,7 @@ impl C1zWriter {
     /// `principal_*` the principal. No grant here carries a `GrantExpandable` annotation, so
     /// `expansion` is NULL and `needs_expansion` 0, as the SDK stores such grants.
     pub fn put_grant(&mut self, grant: &Grant) -> Result<(), C1zError> {
-        let sync_id = running(&self.sync_id)?;
+        running(&self.sync_id)?;
         let missing = |field| C1zError::MissingField {
             object: "grant",
             id: grant.id.clone(),
@@ -393,26 +393,7 @@ impl C1zWriter {
             .ok_or_else(|| missing("principal.id"))?;
         self.buf.clear();
         grant.encode_raw(&mut self.buf);
-        self.builder.insert(
-            self.tables.grants,
-            &[
-                Value::Null,
-                Value::Text(&resource_id.resource_type),
-                Value::Text(&resource_id.resource),
-                Value::Text(&entitlement.id),
-                Value::Text(&principal_id.resource_type),
-                Value::Text(&principal_id.resource),
-                Value::Text(&grant.id),
-                Value::Null,
-                Value::Int(0),
-                Value::Blob(&self.buf),
-                Value::Text(sync_id),
-                Value::Text(&self.discovered_at),
-            ],
-        )?;
-        self.counts.grants += 1;
-        self.row_written();
-        Ok(())
+        self.insert_grant_row(resource_id, &entitlement.id, principal_id, &grant.id)
     }
 
     /// Stores grants of one entitlement, each `{entitlement, principal: {id}, id}` (the shape of
@@ -425,6 +406,7 @@ impl C1zWriter {
         entitlement: &Entitlement,
         grants: impl IntoIterator<Item = (&'g str, &'g ResourceId)>,
     ) -> Result<(), C1zError> {
+        running(&self.sync_id)?;
         let resource_id = entitlement
             .resource
             .as_ref()
@@ -438,7 +420,6 @@ impl C1zWriter {
         prost::encoding::message::encode(1, entitlement, &mut prefix);
         let mut principal = Vec::with_capacity(64);
         for (id, principal_id) in grants {
-            let sync_id = running(&self.sync_id)?;
             self.buf.clear();
             self.buf.extend_from_slice(&prefix);
             // principal (2): a Resource whose only field is its id (1).
@@ -453,26 +434,39 @@ impl C1zWriter {
                 prost::encoding::encode_varint(id.len() as u64, &mut self.buf);
                 self.buf.extend_from_slice(id.as_bytes());
             }
-            self.builder.insert(
-                self.tables.grants,
-                &[
-                    Value::Null,
-                    Value::Text(&resource_id.resource_type),
-                    Value::Text(&resource_id.resource),
-                    Value::Text(&entitlement.id),
-                    Value::Text(&principal_id.resource_type),
-                    Value::Text(&principal_id.resource),
-                    Value::Text(id),
-                    Value::Null,
-                    Value::Int(0),
-                    Value::Blob(&self.buf),
-                    Value::Text(sync_id),
-                    Value::Text(&self.discovered_at),
-                ],
-            )?;
-            self.counts.grants += 1;
-            self.row_written();
+            self.insert_grant_row(resource_id, &entitlement.id, principal_id, id)?;
         }
+        Ok(())
+    }
+
+    /// Inserts one grant row whose encoded message is in `self.buf`.
+    fn insert_grant_row(
+        &mut self,
+        resource_id: &ResourceId,
+        entitlement_id: &str,
+        principal_id: &ResourceId,
+        grant_id: &str,
+    ) -> Result<(), C1zError> {
+        let sync_id = running(&self.sync_id)?;
+        self.builder.insert(
+            self.tables.grants,
+            &[
+                Value::Null,
+                Value::Text(&resource_id.resource_type),
+                Value::Text(&resource_id.resource),
+                Value::Text(entitlement_id),
+                Value::Text(&principal_id.resource_type),
+                Value::Text(&principal_id.resource),
+                Value::Text(grant_id),
+                Value::Null,
+                Value::Int(0),
+                Value::Blob(&self.buf),
+                Value::Text(sync_id),
+                Value::Text(&self.discovered_at),
+            ],
+        )?;
+        self.counts.grants += 1;
+        self.row_written();
         Ok(())
     }
 

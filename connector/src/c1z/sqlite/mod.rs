@@ -229,7 +229,6 @@ pub struct DbBuilder<W: Write> {
     schema: Schema,
     sink: StreamSink<W>,
     tables: Vec<TableState>,
-    record: Vec<u8>,
 }
 
 /// A built database: the writer (every page from 2 on written to it), page 1, and the size.
@@ -263,7 +262,6 @@ impl<W: Write> DbBuilder<W> {
             schema,
             sink: StreamSink { out, next: 2 },
             tables,
-            record: Vec::with_capacity(1024),
         }
     }
 
@@ -286,7 +284,6 @@ impl<W: Write> DbBuilder<W> {
         let state = &mut self.tables[table];
         state.rows += 1;
         let rowid = state.rows as i64;
-        self.record.clear();
         state.tree.insert(&mut self.sink, rowid, values, spec.rowid_alias)?;
         for (k, &column) in state.indexed.iter().enumerate() {
             let id = state.key_values[k]
