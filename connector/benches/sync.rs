@@ -21,6 +21,10 @@ use baton_notion::sync::{self, SyncOptions};
 
 const TOKEN: &str = "bench_token_not_a_secret";
 
+/// The allocator of the `baton-notion` binary, so that the in-process sync measures the same.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> anyhow::Result<()> {
     if std::env::var_os("BENCH_LOG").is_some() {
         baton_notion::logging::init("info", baton_notion::config::LogFormat::Console);

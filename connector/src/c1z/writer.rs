@@ -25,7 +25,7 @@ use prost::Message;
 use rusqlite::Connection;
 
 use super::schema::{self, DATA_TABLES, ENTITLEMENTS, GRANTS, RESOURCES, RESOURCE_TYPES, SYNC_RUNS};
-use super::sqlite::{BuildError, DbBuilder, Schema, Value, PAGE_SIZE};
+use super::sqlite::{BuildError, DbBuilder, PageOutput, Schema, Value, PAGE_SIZE};
 use super::{ksuid, now_go_time, C1zError, FinishBreakdown, SyncSummary, C1Z_MAGIC, KEEP_FULL_SYNCS, ROWS_PER_BATCH};
 use crate::proto::{Entitlement, Grant, Resource, ResourceId, ResourceType};
 
@@ -54,11 +54,21 @@ const INDEX_BUILD_CACHE: &str = "pragma cache_size = -8192;";
 
 type Encoder = zstd::stream::write::Encoder<'static, BufWriter<File>>;
 
+/// A zstd frame compressed in memory: a run of index leaves packed on a worker thread.
+type ChunkEncoder = zstd::stream::write::Encoder<'static, Vec<u8>>;
+
+/// The c1z file being written: between frames, or inside one.
+enum C1zStream {
+    Between(BufWriter<File>),
+    Frame(Encoder),
+}
+
 /// Where the built pages go.
 enum Output {
-    /// The c1z itself: magic and room for page 1's frame already written, then the current
-    /// zstd frame's encoder (`None` only while one frame ends and the next begins).
-    C1z(Option<Encoder>),
+    /// The c1z itself, magic and room for page 1's frame already written (`None` only after an
+    /// error while one frame ended and the next began). Pages written in order go into a
+    /// frame compressed on the writing thread, opened at the first page after a chunk.
+    C1z(Option<C1zStream>),
     /// A plain database (room for page 1, then the pages) to merge into an existing file.
     Db(BufWriter<File>),
 }
@@ -72,24 +82,34 @@ impl std::fmt::Debug for Output {
     }
 }
 
+fn encoder_gone() -> io::Error {
+    io::Error::other("the zstd encoder is gone after an earlier error")
+}
+
 impl Output {
     fn target(&mut self) -> io::Result<&mut dyn Write> {
         match self {
-            Self::C1z(Some(e)) => Ok(e),
-            Self::C1z(None) => Err(io::Error::other("the zstd encoder is gone after an earlier error")),
+            Self::C1z(slot) => {
+                let encoder = match slot.take().ok_or_else(encoder_gone)? {
+                    C1zStream::Frame(encoder) => encoder,
+                    C1zStream::Between(file) => new_encoder(file, 0)?,
+                };
+                match slot.insert(C1zStream::Frame(encoder)) {
+                    C1zStream::Frame(encoder) => Ok(encoder),
+                    C1zStream::Between(file) => Ok(file),
+                }
+            }
             Self::Db(w) => Ok(w),
         }
     }
 
-    /// Ends the current zstd frame and starts the next, compressed by worker threads: the
-    /// indexes are written after the fetching is over, when the cores are free.
-    fn next_frame(&mut self) -> io::Result<()> {
-        if let Self::C1z(slot) = self {
-            if let Some(encoder) = slot.take() {
-                *slot = Some(new_encoder(encoder.finish()?, tail_workers())?);
-            }
+    /// Ends the open frame, if any, and returns the file.
+    fn into_file(self) -> io::Result<BufWriter<File>> {
+        match self {
+            Self::C1z(Some(C1zStream::Frame(encoder))) => encoder.finish(),
+            Self::C1z(Some(C1zStream::Between(file))) | Self::Db(file) => Ok(file),
+            Self::C1z(None) => Err(encoder_gone()),
         }
-        Ok(())
     }
 }
 
@@ -104,6 +124,33 @@ impl Write for Output {
 
     fn flush(&mut self) -> io::Result<()> {
         self.target()?.flush()
+    }
+}
+
+/// In a c1z, each index's leaves are a zstd frame of their own, compressed by the worker that
+/// packed them; a plain database takes every page in order.
+impl PageOutput for Output {
+    type Chunk = ChunkEncoder;
+
+    fn chunks(&self) -> Option<fn() -> io::Result<Self::Chunk>> {
+        match self {
+            Self::C1z(_) => Some(new_chunk_encoder),
+            Self::Db(_) => None,
+        }
+    }
+
+    fn append_chunk(&mut self, chunk: Self::Chunk) -> io::Result<()> {
+        let Self::C1z(slot) = self else {
+            return Err(io::Error::other("a plain database takes no chunks"));
+        };
+        let bytes = chunk.finish()?;
+        let mut file = match slot.take().ok_or_else(encoder_gone)? {
+            C1zStream::Frame(encoder) => encoder.finish()?,
+            C1zStream::Between(file) => file,
+        };
+        let written = file.write_all(&bytes);
+        *slot = Some(C1zStream::Between(file));
+        written
     }
 }
 
@@ -173,10 +220,15 @@ fn new_encoder(out: BufWriter<File>, workers: u32) -> io::Result<Encoder> {
     Ok(encoder)
 }
 
-/// Workers for compressing the tail of a new file, or a whole merged file: one per core, up to
-/// [`ZSTD_MAX_WORKERS`], none on a single core. (The table pages, written while the sync
-/// fetches, are compressed on the writer thread instead: extra threads there competed with
-/// the fetch and the emulation for the two cores and slowed every request.)
+/// A chunk: one zstd frame compressed in memory at [`ZSTD_LEVEL`], with a checksum.
+fn new_chunk_encoder() -> io::Result<ChunkEncoder> {
+    let mut encoder = zstd::stream::write::Encoder::new(Vec::new(), ZSTD_LEVEL)?;
+    encoder.include_checksum(true)?;
+    Ok(encoder)
+}
+
+/// Workers for compressing a whole merged file: one per core, up to [`ZSTD_MAX_WORKERS`], none
+/// on a single core.
 fn tail_workers() -> u32 {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     if cores < 2 {
@@ -253,8 +305,7 @@ impl C1zWriter {
             out.write_all(C1Z_MAGIC)
                 .and_then(|()| out.write_all(&[0u8; PAGE_ONE_FRAME_LEN]))
                 .map_err(|e| C1zError::io("write", tmp.path(), e))?;
-            let encoder = new_encoder(out, 0).map_err(|e| C1zError::io("compress into", tmp.path(), e))?;
-            (Output::C1z(Some(encoder)), Some(tmp), None, None)
+            (Output::C1z(Some(C1zStream::Between(out))), Some(tmp), None, None)
         };
         Ok(Self {
             builder: DbBuilder::new(schema, output),
@@ -511,14 +562,14 @@ impl C1zWriter {
         } = self;
         let mut breakdown = FinishBreakdown::default();
         let started = Instant::now();
-        let built = builder.finish(Output::next_frame)?;
+        let built = builder.finish()?;
         breakdown.index = started.elapsed();
         breakdown.db_bytes = u64::from(built.pages) * PAGE_SIZE as u64;
         let started = Instant::now();
         let (bytes, removed_sync_ids) = match (built.out, out_file, merge) {
-            (Output::C1z(Some(encoder)), Some(tmp), _) => {
-                let out = encoder
-                    .finish()
+            (out @ Output::C1z(_), Some(tmp), _) => {
+                let out = out
+                    .into_file()
                     .map_err(|e| C1zError::io("compress into", tmp.path(), e))?;
                 let mut file = out
                     .into_inner()

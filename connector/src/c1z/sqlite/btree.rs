@@ -17,7 +17,7 @@ const USABLE: usize = PAGE_SIZE;
 /// Largest payload a table leaf cell keeps on its page.
 const TABLE_MAX_LOCAL: usize = USABLE - 35;
 /// Largest payload an index cell (leaf or interior) keeps on its page.
-const INDEX_MAX_LOCAL: usize = (USABLE - 12) * 64 / 255 - 23;
+pub const INDEX_MAX_LOCAL: usize = (USABLE - 12) * 64 / 255 - 23;
 /// What a spilling cell keeps at least.
 const MIN_LOCAL: usize = (USABLE - 12) * 32 / 255 - 23;
 
@@ -29,7 +29,7 @@ const INDEX_INTERIOR: u8 = 0x02;
 /// Where finished pages go. Pages are numbered in the order they are written.
 pub trait PageSink {
     /// The number the next page written will get.
-    fn next_page_no(&self) -> u32;
+    fn next_page_no(&mut self) -> u32;
     /// Writes one page of [`PAGE_SIZE`] bytes and returns its page number.
     fn write_page(&mut self, page: &[u8]) -> io::Result<u32>;
 }
@@ -387,7 +387,6 @@ pub struct IndexTree {
     spare: Option<LeafPage>,
     record: Vec<u8>,
     cell: Vec<u8>,
-    page: Vec<u8>,
 }
 
 impl Default for IndexTree {
@@ -400,7 +399,6 @@ impl Default for IndexTree {
             spare: None,
             record: Vec::new(),
             cell: Vec::new(),
-            page: vec![0; PAGE_SIZE],
         }
     }
 }
@@ -438,8 +436,10 @@ impl IndexTree {
         Ok(())
     }
 
-    /// Writes what is left and the interior levels; returns the root page number.
-    pub fn finish(mut self, sink: &mut dyn PageSink) -> io::Result<u32> {
+    /// Writes the last leaves and returns what the interior levels are made of. Index leaves
+    /// hold no page numbers (as long as no record spilled into overflow pages), so leaves
+    /// built apart, numbered from 0, can be placed anywhere in the file later.
+    pub fn finish_leaves(mut self, sink: &mut dyn PageSink) -> io::Result<Leaves> {
         if let Some((mut closed, divider)) = self.closed.take() {
             // The divider was the last record: the closed leaf's own last record divides it
             // from a last leaf holding the divider, so no leaf is empty.
@@ -454,7 +454,40 @@ impl IndexTree {
         let last_leaf = self.leaf.write(sink, INDEX_LEAF)?;
         let mut children = std::mem::take(&mut self.children);
         children.push(last_leaf);
-        let mut dividers = std::mem::take(&mut self.dividers);
+        Ok(Leaves {
+            children,
+            dividers: std::mem::take(&mut self.dividers),
+        })
+    }
+}
+
+/// The leaves of an index B-tree, in key order, and the divider cell body between each two.
+#[derive(Debug)]
+pub struct Leaves {
+    children: Vec<u32>,
+    dividers: Vec<Vec<u8>>,
+}
+
+impl Leaves {
+    /// Leaf pages.
+    pub fn len(&self) -> usize {
+        self.children.len()
+    }
+
+    /// Writes the interior levels over these leaves, their page numbers moved up by `offset`;
+    /// returns the root page number.
+    pub fn write_interior(self, sink: &mut dyn PageSink, offset: u32) -> io::Result<u32> {
+        let Self {
+            mut children,
+            mut dividers,
+        } = self;
+        for child in &mut children {
+            *child = child
+                .checked_add(offset)
+                .ok_or_else(|| io::Error::other("more pages than a SQLite file can number"))?;
+        }
+        let mut page = vec![0; PAGE_SIZE];
+        let mut cell = Vec::new();
         while children.len() > 1 {
             // Child i's cell is (child i, divider i); the last child has none.
             let sizes: Vec<usize> = dividers.iter().map(|d| 4 + d.len() + 2).chain([0]).collect();
@@ -465,12 +498,12 @@ impl IndexTree {
                 let mut cells = Cells::default();
                 let last = group.end - 1;
                 for i in group.start..last {
-                    self.cell.clear();
-                    self.cell.extend_from_slice(&children[i].to_be_bytes());
-                    self.cell.extend_from_slice(&dividers[i]);
-                    cells.push(&self.cell);
+                    cell.clear();
+                    cell.extend_from_slice(&children[i].to_be_bytes());
+                    cell.extend_from_slice(&dividers[i]);
+                    cells.push(&cell);
                 }
-                let no = write_cells(sink, &mut self.page, INDEX_INTERIOR, &cells, Some(children[last]))?;
+                let no = write_cells(sink, &mut page, INDEX_INTERIOR, &cells, Some(children[last]))?;
                 next_children.push(no);
                 if last < dividers.len() {
                     next_dividers.push(std::mem::take(&mut dividers[last]));

@@ -19,6 +19,7 @@
 //! be known at the end and is returned by [`DbBuilder::finish`] for the caller to put first.
 
 mod btree;
+mod indexes;
 mod keys;
 mod record;
 #[cfg(test)]
@@ -29,8 +30,8 @@ use std::io::{self, Write};
 use rusqlite::Connection;
 
 pub use btree::PAGE_SIZE;
-use btree::{IndexTree, PageSink, TableTree};
-use keys::{KeyColumn, SortedColumn};
+use btree::{PageSink, TableTree};
+use keys::KeyColumn;
 pub use record::Value;
 
 /// Why a database could not be built.
@@ -193,6 +194,34 @@ fn read_index(conn: &Connection, name: &str, table: &str, spec: &TableSpec) -> R
     })
 }
 
+/// Where a builder's pages go: a writer taking them in order from page 2, which may also take
+/// runs of pages built apart on worker threads ("chunks").
+pub trait PageOutput: Write {
+    /// What a worker writes pages built apart into.
+    type Chunk: Write + Send;
+
+    /// How to make an empty chunk, or `None` when this output takes no chunks (every page is
+    /// then written in order on the calling thread).
+    fn chunks(&self) -> Option<fn() -> io::Result<Self::Chunk>>;
+
+    /// Appends a finished chunk: its pages follow the pages written so far.
+    fn append_chunk(&mut self, chunk: Self::Chunk) -> io::Result<()>;
+}
+
+/// A plain database in memory; chunks are pages in memory too.
+impl PageOutput for Vec<u8> {
+    type Chunk = Vec<u8>;
+
+    fn chunks(&self) -> Option<fn() -> io::Result<Self::Chunk>> {
+        Some(|| Ok(Vec::new()))
+    }
+
+    fn append_chunk(&mut self, chunk: Self::Chunk) -> io::Result<()> {
+        self.extend_from_slice(&chunk);
+        Ok(())
+    }
+}
+
 /// Numbers pages from 2 and writes them to `out`.
 #[derive(Debug)]
 struct StreamSink<W> {
@@ -200,8 +229,21 @@ struct StreamSink<W> {
     next: u32,
 }
 
+impl<W: PageOutput> StreamSink<W> {
+    /// Appends a chunk of `pages` pages.
+    fn append(&mut self, chunk: W::Chunk, pages: usize) -> io::Result<()> {
+        let next = u32::try_from(pages)
+            .ok()
+            .and_then(|p| self.next.checked_add(p))
+            .ok_or_else(|| io::Error::other("more pages than a SQLite file can number"))?;
+        self.out.append_chunk(chunk)?;
+        self.next = next;
+        Ok(())
+    }
+}
+
 impl<W: Write> PageSink for StreamSink<W> {
-    fn next_page_no(&self) -> u32 {
+    fn next_page_no(&mut self) -> u32 {
         self.next
     }
 
@@ -225,7 +267,7 @@ struct TableState {
 
 /// Builds one database file from rows, streaming its pages (from page 2) into a writer.
 #[derive(Debug)]
-pub struct DbBuilder<W: Write> {
+pub struct DbBuilder<W: PageOutput> {
     schema: Schema,
     sink: StreamSink<W>,
     tables: Vec<TableState>,
@@ -239,7 +281,7 @@ pub struct Built<W> {
     pub pages: u32,
 }
 
-impl<W: Write> DbBuilder<W> {
+impl<W: PageOutput> DbBuilder<W> {
     /// A builder for a database with `schema`, writing pages to `out`.
     pub fn new(schema: Schema, out: W) -> Self {
         let tables = schema
@@ -294,10 +336,9 @@ impl<W: Write> DbBuilder<W> {
         Ok(rowid)
     }
 
-    /// Writes the rest of the tables, calls `between` on the writer (say, to start another
-    /// compressed frame), writes every index, and returns page 1 for the caller to put at the
-    /// start of the file.
-    pub fn finish(self, between: impl FnOnce(&mut W) -> io::Result<()>) -> Result<Built<W>, BuildError> {
+    /// Writes the rest of the tables and every index, and returns page 1 for the caller to put
+    /// at the start of the file.
+    pub fn finish(self) -> Result<Built<W>, BuildError> {
         let Self {
             schema,
             mut sink,
@@ -308,10 +349,14 @@ impl<W: Write> DbBuilder<W> {
         let mut keys = Vec::with_capacity(tables.len());
         for state in tables {
             table_roots.push(state.tree.finish(&mut sink)?);
-            keys.push((state.indexed, state.key_values, state.row_keys, state.rows));
+            keys.push(indexes::TableKeys {
+                indexed: state.indexed,
+                columns: state.key_values,
+                row_keys: state.row_keys,
+                rows: state.rows,
+            });
         }
-        between(&mut sink.out)?;
-        let index_roots = write_all_indexes(&mut sink, &schema, keys)?;
+        let index_roots = indexes::write_all(&mut sink, &schema, keys)?;
         let pages = sink.next - 1;
         let page1 = page_one(&schema, &table_roots, &index_roots, pages)?;
         Ok(Built {
@@ -320,150 +365,6 @@ impl<W: Write> DbBuilder<W> {
             pages,
         })
     }
-}
-
-/// What a table leaves for its indexes: the indexed columns, their values, the row keys and
-/// the row count.
-type TableKeys = (Vec<usize>, Vec<KeyColumn>, Vec<u32>, u64);
-
-/// A sorted key column: ranks by id, distinct values by rank.
-type Sorted = (Vec<u32>, SortedColumn);
-
-/// Sorts the key columns on a helper thread, one at a time, in the order the indexes need
-/// them, while this thread writes each index as soon as its columns are ready: a grant
-/// table's biggest sort (its ids) overlaps the writing of its first three indexes. At most one
-/// finished sort waits in the channel, so at most two columns are held twice at once.
-fn write_all_indexes(
-    sink: &mut dyn PageSink,
-    schema: &Schema,
-    keys: Vec<TableKeys>,
-) -> Result<Vec<Vec<u32>>, BuildError> {
-    let mut jobs: Vec<(usize, usize, KeyColumn)> = Vec::new();
-    let mut rest: Vec<(Vec<usize>, Vec<u32>, u64)> = Vec::with_capacity(keys.len());
-    for (t, (indexed, key_values, row_keys, rows)) in keys.into_iter().enumerate() {
-        let mut columns: Vec<Option<KeyColumn>> = key_values.into_iter().map(Some).collect();
-        for index in &schema.tables[t].indexes {
-            for c in &index.columns {
-                let p = position(&indexed, *c);
-                if let Some(column) = columns[p].take() {
-                    jobs.push((t, p, column));
-                }
-            }
-        }
-        rest.push((indexed, row_keys, rows));
-    }
-    let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, usize, Sorted)>(1);
-    std::thread::scope(|scope| {
-        scope.spawn(move || {
-            for (t, p, column) in jobs {
-                if tx.send((t, p, column.sort())).is_err() {
-                    // The writing side stopped on an error; nothing more is needed.
-                    break;
-                }
-            }
-        });
-        // `rx` moves into the writing side and drops with it, even on an error, so a helper
-        // blocked on a full channel is released before the scope waits for it.
-        write_as_sorted(sink, schema, &rest, rx)
-    })
-}
-
-/// The writing side of [`write_all_indexes`]: each index as soon as its columns arrive.
-fn write_as_sorted(
-    sink: &mut dyn PageSink,
-    schema: &Schema,
-    rest: &[(Vec<usize>, Vec<u32>, u64)],
-    rx: std::sync::mpsc::Receiver<(usize, usize, Sorted)>,
-) -> Result<Vec<Vec<u32>>, BuildError> {
-    let mut sorted: Vec<Vec<Option<Sorted>>> = rest
-        .iter()
-        .map(|(indexed, ..)| indexed.iter().map(|_| None).collect())
-        .collect();
-    let mut all_roots = Vec::with_capacity(rest.len());
-    for (t, (spec, (indexed, row_keys, rows))) in schema.tables.iter().zip(rest).enumerate() {
-        let mut roots = Vec::with_capacity(spec.indexes.len());
-        for index in &spec.indexes {
-            while index.columns.iter().any(|c| sorted[t][position(indexed, *c)].is_none()) {
-                let (tt, p, done) = rx
-                    .recv()
-                    .map_err(|_| io::Error::other("the index sorting thread stopped early"))?;
-                sorted[tt][p] = Some(done);
-            }
-            roots.push(write_index(sink, spec, index, indexed, &sorted[t], row_keys, *rows)?);
-        }
-        // This table's sorted values are no longer needed.
-        sorted[t].clear();
-        all_roots.push(roots);
-    }
-    Ok(all_roots)
-}
-
-/// Where table column `column` is among a table's indexed columns.
-fn position(indexed: &[usize], column: usize) -> usize {
-    indexed.iter().position(|&k| k == column).unwrap_or_default()
-}
-
-/// Sorts and writes one index of a table; returns its root page. `sorted` holds (at least)
-/// the index's columns, by position among the table's indexed columns.
-fn write_index(
-    sink: &mut dyn PageSink,
-    spec: &TableSpec,
-    index: &IndexSpec,
-    indexed: &[usize],
-    sorted: &[Option<Sorted>],
-    row_keys: &[u32],
-    rows: u64,
-) -> Result<u32, BuildError> {
-    let width = indexed.len();
-    let columns: Vec<(usize, &Sorted)> = index
-        .columns
-        .iter()
-        .map(|&c| {
-            let p = position(indexed, c);
-            sorted[p]
-                .as_ref()
-                .map(|s| (p, s))
-                .ok_or_else(|| io::Error::other("an index column was not sorted"))
-        })
-        .collect::<Result<_, _>>()?;
-    let bits: Vec<u32> = columns.iter().map(|(_, (_, s))| keys::bits_for(s.len())).collect();
-    let rank_columns: Vec<(&[u32], u32)> = columns
-        .iter()
-        .zip(&bits)
-        .map(|((_, (ranks, _)), &b)| (ranks.as_slice(), b))
-        .collect();
-    let id_of = |row: usize, column: usize| row_keys[row * width + columns[column].0];
-    let (keys, row_bits) = keys::sorted_rows(&rank_columns, id_of, rows as usize).ok_or_else(|| {
-        BuildError::Unsupported(format!("an index too wide to sort as 128-bit keys ({})", index.name))
-    })?;
-    let mut tree = IndexTree::default();
-    let mut values: Vec<Value<'_>> = Vec::with_capacity(columns.len() + 1);
-    let mut previous: Option<u128> = None;
-    for key in keys {
-        let row = (key & ((1u128 << row_bits) - 1)) as usize;
-        // The ranks are in the key, last column lowest: read each value by rank, in order.
-        values.clear();
-        values.resize(columns.len(), Value::Null);
-        let mut shift = row_bits;
-        for column in (0..columns.len()).rev() {
-            let rank = ((key >> shift) & ((1u128 << bits[column]) - 1)) as u32;
-            values[column] = columns[column].1 .1.value(rank);
-            shift += bits[column];
-        }
-        let ranks_part = key >> row_bits;
-        if index.unique && previous == Some(ranks_part) && !values.contains(&Value::Null) {
-            let key = values.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
-            return Err(BuildError::Duplicate {
-                table: spec.name.clone(),
-                index: index.name.clone(),
-                key,
-            });
-        }
-        previous = Some(ranks_part);
-        values.push(Value::Int(row as i64 + 1));
-        tree.insert(sink, &values)?;
-    }
-    Ok(tree.finish(sink)?)
 }
 
 /// Page 1: the 100-byte file header, then the `sqlite_schema` table as one leaf.

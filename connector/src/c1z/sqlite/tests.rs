@@ -2,6 +2,7 @@
 //! `pragma integrity_check` (which also checks that each index holds exactly the table's rows,
 //! in order) and read back exactly what was inserted.
 
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
@@ -26,22 +27,60 @@ fn borrowed(v: &Owned) -> Value<'_> {
     }
 }
 
-/// Builds a file from `rows` (table name, values) and returns its path in `dir`.
-fn build(dir: &Path, ddl: &str, rows: &[(&str, Vec<Owned>)]) -> Result<PathBuf, BuildError> {
+/// A database in memory that takes no chunks: every page is written in order on the calling
+/// thread, as for the plain database of a merge.
+struct InOrder(Vec<u8>);
+
+impl Write for InOrder {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl PageOutput for InOrder {
+    type Chunk = Vec<u8>;
+
+    fn chunks(&self) -> Option<fn() -> io::Result<Self::Chunk>> {
+        None
+    }
+
+    fn append_chunk(&mut self, _: Self::Chunk) -> io::Result<()> {
+        Err(io::Error::other("no chunks here"))
+    }
+}
+
+/// Page 1 and the output of a database built from `rows` (table name, values) into `out`.
+fn build_into<W: PageOutput>(out: W, ddl: &str, rows: &[(&str, Vec<Owned>)]) -> Result<(Vec<u8>, W), BuildError> {
     let schema = schema_of(ddl)?;
-    let mut builder = DbBuilder::new(schema, Vec::new());
+    let mut builder = DbBuilder::new(schema, out);
     for (table, values) in rows {
         let t = builder.schema().table(table).expect("table in schema");
         let values: Vec<Value<'_>> = values.iter().map(borrowed).collect();
         builder.insert(t, &values)?;
     }
-    let built = builder.finish(|_| Ok(()))?;
-    let mut bytes = built.page1;
-    bytes.extend_from_slice(&built.out);
-    assert_eq!(bytes.len(), built.pages as usize * PAGE_SIZE);
+    let built = builder.finish()?;
+    Ok((built.page1, built.out))
+}
+
+/// Builds a file from `rows` (table name, values) and returns its path in `dir`. Index leaves
+/// are packed on worker threads (the c1z way); [`InOrder`] builds the same file on one thread.
+fn build(dir: &Path, ddl: &str, rows: &[(&str, Vec<Owned>)]) -> Result<PathBuf, BuildError> {
+    let (mut bytes, out) = build_into(Vec::new(), ddl, rows)?;
+    bytes.extend_from_slice(&out);
     let path = dir.join("built.db");
     std::fs::write(&path, bytes)?;
     Ok(path)
+}
+
+/// The same rows built in order on one thread: the file, byte for byte.
+fn build_in_order(ddl: &str, rows: &[(&str, Vec<Owned>)]) -> Result<Vec<u8>, BuildError> {
+    let (mut bytes, out) = build_into(InOrder(Vec::new()), ddl, rows)?;
+    bytes.extend_from_slice(&out.0);
+    Ok(bytes)
 }
 
 fn integrity(path: &Path) -> Vec<String> {
@@ -123,6 +162,9 @@ proptest! {
         }
         let path = build(dir.path(), DDL, &input).expect("build");
         prop_assert_eq!(integrity(&path), vec!["ok".to_string()]);
+        // Leaves packed apart and appended make the very file built in order.
+        let in_order = build_in_order(DDL, &input).expect("build in order");
+        prop_assert!(std::fs::read(&path).expect("read") == in_order, "the two ways differ");
         let conn = Connection::open(&path).expect("open");
         prop_assert_eq!(all_rows(&conn, "select * from t order by id"), expected.clone());
         // The index order is SQLite's: read through it and compare with a sort done here.
