@@ -8,8 +8,9 @@
 //!
 //! An index whose records could spill into overflow pages (the records then hold page
 //! numbers) is built on this thread instead, straight into the output, in its turn; so is
-//! every index when the output takes no chunks. A job only ever waits for jobs taken before
-//! it, so workers never wait on each other in a cycle; any failure stops them all.
+//! every index when the output takes no chunks. Sorting comes first; the biggest indexes are
+//! packed first, so that the workers end together. A job only ever waits for jobs taken
+//! before it, so workers never wait on each other in a cycle; any failure stops them all.
 
 use std::io::{self, Write};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -222,7 +223,14 @@ pub(super) fn write_all<W: PageOutput>(
             }
             let packed_apart = make_chunk.is_some() && never_spills(index, &keys.indexed, &max_lens);
             if packed_apart {
-                packs.push(Job::Pack { table: t, index: i });
+                // About the bytes of its records: the longest values, each row.
+                let record: usize = index
+                    .columns
+                    .iter()
+                    .map(|&c| max_lens[position(&keys.indexed, c)])
+                    .sum();
+                let cost = keys.rows.saturating_mul(record as u64 + 8);
+                packs.push((cost, Job::Pack { table: t, index: i }));
             }
             table_apart.push(packed_apart);
         }
@@ -234,7 +242,9 @@ pub(super) fn write_all<W: PageOutput>(
             rows: keys.rows,
         });
     }
-    jobs.extend(packs);
+    // The biggest indexes first, so that the last job to end is a small one.
+    packs.sort_by_key(|(cost, _)| std::cmp::Reverse(*cost));
+    jobs.extend(packs.into_iter().map(|(_, job)| job));
     let shared = Shared {
         state: Mutex::new(State {
             sorted: users.iter().map(|u| u.iter().map(|_| None).collect()).collect(),
@@ -387,32 +397,29 @@ fn write_leaves(
     rows: &Rows,
 ) -> Result<Leaves, BuildError> {
     let width = rows.indexed.len();
-    let bits: Vec<u32> = columns.iter().map(|(_, s)| keys::bits_for(s.1.len())).collect();
-    let rank_columns: Vec<(&[u32], u32)> = columns
+    let count = u32::try_from(rows.rows)
+        .map_err(|_| BuildError::Unsupported(format!("more than 2^32 rows in {}", spec.name)))?
+        as usize;
+    // Each row's rank in each index column, in row order.
+    let ranks: Vec<Vec<u32>> = columns
         .iter()
-        .zip(&bits)
-        .map(|((_, s), &b)| (s.0.as_slice(), b))
+        .map(|(p, sorted)| {
+            (0..count)
+                .map(|row| sorted.0[rows.row_keys[row * width + p] as usize])
+                .collect()
+        })
         .collect();
-    let id_of = |row: usize, column: usize| rows.row_keys[row * width + columns[column].0];
-    let (keys, row_bits) = keys::sorted_rows(&rank_columns, id_of, rows.rows as usize).ok_or_else(|| {
-        BuildError::Unsupported(format!("an index too wide to sort as 128-bit keys ({})", index.name))
-    })?;
+    let distinct: Vec<usize> = columns.iter().map(|(_, s)| s.1.len()).collect();
+    let order = keys::rows_in_key_order(&ranks, &distinct, count);
     let mut tree = IndexTree::default();
     let mut values: Vec<Value<'_>> = Vec::with_capacity(columns.len() + 1);
-    let mut previous: Option<u128> = None;
-    for key in keys {
-        let row = (key & ((1u128 << row_bits) - 1)) as usize;
-        // The ranks are in the key, last column lowest: read each value by rank, in order.
+    let mut previous: Option<u32> = None;
+    for row in order {
+        let r = row as usize;
         values.clear();
-        values.resize(columns.len(), Value::Null);
-        let mut shift = row_bits;
-        for column in (0..columns.len()).rev() {
-            let rank = ((key >> shift) & ((1u128 << bits[column]) - 1)) as u32;
-            values[column] = columns[column].1 .1.value(rank);
-            shift += bits[column];
-        }
-        let ranks_part = key >> row_bits;
-        if index.unique && previous == Some(ranks_part) && !values.contains(&Value::Null) {
+        values.extend(columns.iter().zip(&ranks).map(|((_, s), ranks)| s.1.value(ranks[r])));
+        let same_key = previous.is_some_and(|p| ranks.iter().all(|column| column[p as usize] == column[r]));
+        if index.unique && same_key && !values.contains(&Value::Null) {
             let key = values.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
             return Err(BuildError::Duplicate {
                 table: spec.name.clone(),
@@ -420,8 +427,8 @@ fn write_leaves(
                 key,
             });
         }
-        previous = Some(ranks_part);
-        values.push(Value::Int(row as i64 + 1));
+        previous = Some(row);
+        values.push(Value::Int(i64::from(row) + 1));
         tree.insert(sink, &values)?;
     }
     Ok(tree.finish_leaves(sink)?)

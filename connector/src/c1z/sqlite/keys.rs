@@ -5,9 +5,9 @@
 //! group's id repeats across its members' grants, the sync id across every row), so runs cost
 //! nothing; other repeats are stored again, which is cheaper than hashing every value. At the
 //! end each column is sorted once, giving every id its rank in SQLite's order (equal values
-//! share a rank), and an index's entries sort as packed integers of ranks, never comparing
-//! strings again. For a grant that is 7 ids (28 bytes) for all four of its indexes instead of
-//! about 330 bytes of key text.
+//! share a rank), and an index's rows sort by their ranks (a counting sort per column), never
+//! comparing strings again. For a grant that is 7 ids (28 bytes) for all four of its indexes
+//! instead of about 330 bytes of key text.
 
 use std::cmp::Ordering;
 
@@ -129,8 +129,7 @@ impl KeyColumn {
 
     /// Sorts the column once: `ranks[id]` is the position of value `id` among the distinct
     /// values in SQLite's order (BINARY collation; equal values share a rank), and the returned
-    /// column reads those distinct values by rank. The value bytes stay where they are (a copy
-    /// in order read faster but held a grant table's ids twice at the peak).
+    /// column reads those distinct values by rank, from an arena of their own in that order.
     ///
     /// Text and blobs sort most significant bytes first, [`WINDOW`] bytes a round: entries
     /// equal so far are sorted again on their next bytes, after skipping the bytes they all
@@ -153,20 +152,32 @@ impl KeyColumn {
             run.sort_unstable();
             self.settle_runs(run, start, depth + WINDOW, &mut same, &mut pending, false);
         }
+        // The distinct values are copied out in order, so that the indexes read them front to
+        // back (read in place, in key order, nearly every value missed the cache).
         let mut ranks = vec![0u32; n];
-        let mut entries = Vec::with_capacity(n);
+        let distinct = same.iter().filter(|&&s| !s).count();
+        let mut entries = Vec::with_capacity(distinct);
+        let mut bytes = Vec::with_capacity(
+            order
+                .iter()
+                .zip(&same)
+                .filter(|(_, &s)| !s)
+                .map(|(&(_, id), _)| self.entries[id as usize].range().len())
+                .sum(),
+        );
         for (i, &(_, id)) in order.iter().enumerate() {
             if !same[i] {
-                entries.push(self.entries[id as usize]);
+                let e = self.entries[id as usize];
+                entries.push(Entry {
+                    start: bytes.len() as u32,
+                    len_class: e.len_class,
+                });
+                bytes.extend_from_slice(&self.bytes[e.range()]);
             }
             ranks[id as usize] = entries.len() as u32 - 1;
         }
         drop(order);
-        entries.shrink_to_fit();
-        let sorted = SortedColumn {
-            bytes: self.bytes,
-            entries,
-        };
+        let sorted = SortedColumn { bytes, entries };
         (ranks, sorted)
     }
 
@@ -302,34 +313,33 @@ fn compare_entries(arena: &[u8], a: Entry, b: Entry) -> Ordering {
         })
 }
 
-/// Bits needed to hold the numbers `0..n`.
-pub fn bits_for(n: usize) -> u32 {
-    usize::BITS - n.saturating_sub(1).leading_zeros()
-}
-
-/// The rows of one index in key order: each index column's rank packed above the row number
-/// (ties between equal keys thus fall to rowid order, as in SQLite's index records). `None`
-/// when the ranks do not fit 128 bits.
-pub fn sorted_rows(
-    rank_columns: &[(&[u32], u32)],
-    row_ids: impl Fn(usize, usize) -> u32,
-    rows: usize,
-) -> Option<(Vec<u128>, u32)> {
-    let row_bits = bits_for(rows);
-    let total: u32 = rank_columns.iter().map(|(_, bits)| bits).sum::<u32>() + row_bits;
-    if total > 128 {
-        return None;
-    }
-    let mut keys = Vec::with_capacity(rows);
-    for row in 0..rows {
-        let mut key: u128 = 0;
-        for (column, (ranks, bits)) in rank_columns.iter().enumerate() {
-            key = (key << bits) | u128::from(ranks[row_ids(row, column) as usize]);
+/// The rows of one index in key order: `ranks[c][row]` is row `row`'s rank in index column
+/// `c`, of `distinct[c]` ranks. A stable counting sort per column, last column first, so rows
+/// with equal keys stay in rowid order (as SQLite's index records, which end with the rowid,
+/// are ordered). Linear in the rows for each column with more than one value.
+pub fn rows_in_key_order(ranks: &[Vec<u32>], distinct: &[usize], rows: usize) -> Vec<u32> {
+    let mut order: Vec<u32> = (0..rows as u32).collect();
+    let mut next = vec![0u32; rows];
+    for (column, &count) in ranks.iter().zip(distinct).rev() {
+        if count <= 1 {
+            continue;
         }
-        keys.push((key << row_bits) | row as u128);
+        // starts[r]: where the rows of rank r begin in the next order.
+        let mut starts = vec![0u32; count + 1];
+        for &r in column {
+            starts[r as usize + 1] += 1;
+        }
+        for r in 1..starts.len() {
+            starts[r] += starts[r - 1];
+        }
+        for &row in &order {
+            let r = column[row as usize] as usize;
+            next[starts[r] as usize] = row;
+            starts[r] += 1;
+        }
+        std::mem::swap(&mut order, &mut next);
     }
-    keys.sort_unstable();
-    Some((keys, row_bits))
+    order
 }
 
 #[cfg(test)]
@@ -450,13 +460,18 @@ mod tests {
         class(a).cmp(&class(b))
     }
 
-    #[test]
-    fn bit_widths() {
-        assert_eq!(bits_for(0), 0);
-        assert_eq!(bits_for(1), 0);
-        assert_eq!(bits_for(2), 1);
-        assert_eq!(bits_for(3), 2);
-        assert_eq!(bits_for(256), 8);
-        assert_eq!(bits_for(257), 9);
+    proptest! {
+        #[test]
+        fn rows_sort_by_their_ranks_then_rowid(keys in proptest::collection::vec((0u32..4, 0u32..1, 0u32..50), 0..300)) {
+            let ranks = vec![
+                keys.iter().map(|k| k.0).collect::<Vec<_>>(),
+                keys.iter().map(|k| k.1).collect(),
+                keys.iter().map(|k| k.2).collect(),
+            ];
+            let order = rows_in_key_order(&ranks, &[4, 1, 50], keys.len());
+            let mut expected: Vec<u32> = (0..keys.len() as u32).collect();
+            expected.sort_by_key(|&row| (keys[row as usize], row));
+            prop_assert_eq!(order, expected);
+        }
     }
 }
