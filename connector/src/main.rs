@@ -40,10 +40,27 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
+            eprintln!("error: {}", render_chain(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes on one line, joined by ": ". A cause whose text the line already
+/// holds is left out: many errors repeat their source in their own message.
+fn render_chain(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string().replace('\n', " ");
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -155,4 +172,36 @@ async fn sync_once(settings: &Settings) -> anyhow::Result<ExitCode> {
         "sync finished"
     );
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::render_chain;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("the token was rejected (HTTP 401)")]
+    struct Rejected;
+
+    /// Repeats its source in its own message, as `#[error("{0}")]` wrappers do.
+    #[derive(Debug, thiserror::Error)]
+    #[error("{0}")]
+    struct Repeats(#[source] Rejected);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("could not read\nthe page")]
+    struct Io(#[source] Rejected);
+
+    #[test]
+    fn each_cause_once_on_one_line() {
+        let e = anyhow::Error::new(Repeats(Rejected)).context("sync into sync.c1z failed");
+        assert_eq!(
+            render_chain(&e),
+            "sync into sync.c1z failed: the token was rejected (HTTP 401)"
+        );
+        let e = anyhow::Error::new(Io(Rejected)).context("validate failed");
+        assert_eq!(
+            render_chain(&e),
+            "validate failed: could not read the page: the token was rejected (HTTP 401)"
+        );
+    }
 }

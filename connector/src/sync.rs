@@ -91,9 +91,9 @@ pub struct SyncReport {
 /// Why a sync failed. In every case the previous file is untouched.
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
-    #[error("{0}")]
+    #[error(transparent)]
     Scim(#[from] ScimError),
-    #[error("{0}")]
+    #[error(transparent)]
     C1z(#[from] C1zError),
     #[error("the c1z writer stopped unexpectedly: {0}")]
     Writer(String),

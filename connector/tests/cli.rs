@@ -230,6 +230,8 @@ async fn a_revoked_token_fails_the_sync_in_one_line_and_keeps_the_file() {
     assert_eq!(out.status.code(), Some(1));
     let last = stderr.lines().last().unwrap_or_default();
     assert!(last.starts_with("error: ") && last.contains("revoked"), "{stderr}");
+    // Said once: the cause is not repeated after the message that already holds it.
+    assert_eq!(last.matches("was rejected").count(), 1, "{last}");
     assert!(!stdout.contains(&token) && !stderr.contains(&token));
     assert_eq!(std::fs::read(dir.path().join("sync.c1z")).expect("read"), before);
 }
