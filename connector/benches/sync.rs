@@ -1,11 +1,11 @@
 //! Sync a 100,000-member, 2,000-group workspace served by the standalone mock binary and print
-//! wall time, CPU time, peak memory and requests, beside the same figures for only fetching the
-//! pages with the same client (the transfer floor).
+//! wall time, CPU time (the emulation's as well), peak memory and requests, beside the same
+//! figures for only fetching the pages with the same client (the transfer floor).
 //!
 //! Run: `cargo bench -p baton-notion --bench sync` (builds `notion-scim-mock` and
 //! `baton-notion` in release first; the second and third syncs run the binary).
 //! `BENCH_USERS` and `BENCH_GROUPS` change the org size; `BENCH_LATENCY_MS` adds a per-request
-//! delay at the mock, standing in for the network to Notion; `BENCH_RUNS` (default 5) sets how
+//! delay at the mock, standing in for the network to Notion; `BENCH_RUNS` (default 9) sets how
 //! many times the floor and the first sync run, interleaved, their medians compared. No figure
 //! is asserted: goals are requests = minimum, wall within 1.5x of the floor, peak memory under
 //! 150 MB.
@@ -58,23 +58,28 @@ fn main() -> anyhow::Result<()> {
 
     // Interleaved runs of the floor and of a first sync (into a fresh file each time), so that
     // both meet the same moments of this shared machine; medians are compared.
-    let runs = env_or("BENCH_RUNS", 5).max(1);
+    let runs = env_or("BENCH_RUNS", 9).max(1);
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("bench.c1z");
     let mut floors = Vec::with_capacity(runs);
     let mut syncs = Vec::with_capacity(runs);
     for _ in 0..runs {
-        floors.push(runtime.block_on(fetch_only(&make_client()?))?);
+        let mock_cpu0 = mock.cpu_time();
+        let mut floor = runtime.block_on(fetch_only(&make_client()?))?;
+        floor.mock_cpu = mock.cpu_time().saturating_sub(mock_cpu0);
+        floors.push(floor);
         let _ = std::fs::remove_file(&path);
         let client = make_client()?;
         // Peak memory from here on is this sync's own (what came before is forgotten).
         let _ = std::fs::write("/proc/self/clear_refs", "5");
         let cpu0 = procstat::process_cpu_time();
+        let mock_cpu0 = mock.cpu_time();
         let t0 = Instant::now();
         let report = runtime.block_on(sync::run(&client, &path, &SyncOptions::default(), &Progress::hidden()))?;
         syncs.push(SyncRun {
             wall: t0.elapsed(),
             cpu: procstat::process_cpu_time().saturating_sub(cpu0),
+            mock_cpu: mock.cpu_time().saturating_sub(mock_cpu0),
             peak_mib: peak_rss_mib(),
             report,
         });
@@ -101,6 +106,7 @@ fn main() -> anyhow::Result<()> {
         "  cpu           {:>8.2} s  (user+system, this process)",
         median.cpu.as_secs_f64()
     );
+    print_demand(median.cpu, median.mock_cpu, median.wall);
     println!(
         "  peak memory   {:>8.1} MiB (largest of the runs; VmHWM since just before each sync, whole process)",
         peak
@@ -123,6 +129,7 @@ fn main() -> anyhow::Result<()> {
         floors[runs - 1].wall.as_secs_f64()
     );
     println!("  cpu           {:>8.2} s", floor.cpu.as_secs_f64());
+    print_demand(floor.cpu, floor.mock_cpu, floor.wall);
     println!("  requests      {:>8}", floor.requests);
     println!("ratio sync/floor wall, medians: {ratio:.2}x (goal <= 1.5x)");
     // Later syncs into the file the first one wrote, each by the `baton-notion` binary in its own
@@ -156,6 +163,20 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The emulation's CPU time beside the client's, and what both ask of this machine's cores: on
+/// `n` cores no run can take less wall time than (client CPU + mock CPU) / n.
+fn print_demand(cpu: Duration, mock_cpu: Duration, wall: Duration) {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let both = (cpu + mock_cpu).as_secs_f64();
+    println!(
+        "  mock cpu      {:>8.2} s  (the emulation's process); both {both:.2} s = {:.0}% of {cores} cores \
+         over the wall time; no faster than {:.2} s on {cores} cores",
+        mock_cpu.as_secs_f64(),
+        100.0 * both / (cores as f64 * wall.as_secs_f64()),
+        both / cores as f64
+    );
+}
+
 /// Where the write half spent the sync.
 fn print_breakdown(report: &sync::SyncReport) {
     let f = &report.summary.finish;
@@ -178,6 +199,8 @@ fn print_breakdown(report: &sync::SyncReport) {
 struct SyncRun {
     wall: Duration,
     cpu: Duration,
+    /// CPU time the emulation spent serving this run.
+    mock_cpu: Duration,
     peak_mib: f64,
     report: sync::SyncReport,
 }
@@ -185,6 +208,8 @@ struct SyncRun {
 struct Fetch {
     wall: Duration,
     cpu: Duration,
+    /// CPU time the emulation spent serving this run (set by the caller).
+    mock_cpu: Duration,
     requests: u64,
 }
 
@@ -244,6 +269,7 @@ async fn fetch_only(client: &ScimClient) -> anyhow::Result<Fetch> {
     Ok(Fetch {
         wall: t0.elapsed(),
         cpu: procstat::process_cpu_time().saturating_sub(cpu0),
+        mock_cpu: Duration::ZERO,
         requests: client.stats().requests,
     })
 }
@@ -293,6 +319,11 @@ impl MockProcess {
         // Keep draining its stdout so it never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
         Ok(Self { child, base_url })
+    }
+
+    /// CPU time the emulation's process has used so far.
+    fn cpu_time(&self) -> Duration {
+        procstat::process_cpu_time_of(self.child.id())
     }
 }
 
