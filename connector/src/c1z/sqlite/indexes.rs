@@ -411,14 +411,19 @@ fn write_leaves(
         .collect();
     let distinct: Vec<usize> = columns.iter().map(|(_, s)| s.1.len()).collect();
     let order = keys::rows_in_key_order(&ranks, &distinct, count);
+    // Each column's ranks in key order, gathered in one tight loop per column: the loop below
+    // then reads them front to back instead of missing the cache on every row.
+    let ordered: Vec<Vec<u32>> = ranks
+        .iter()
+        .map(|column| order.iter().map(|&row| column[row as usize]).collect())
+        .collect();
+    drop(ranks);
     let mut tree = IndexTree::default();
     let mut values: Vec<Value<'_>> = Vec::with_capacity(columns.len() + 1);
-    let mut previous: Option<u32> = None;
-    for row in order {
-        let r = row as usize;
+    for (k, &row) in order.iter().enumerate() {
         values.clear();
-        values.extend(columns.iter().zip(&ranks).map(|((_, s), ranks)| s.1.value(ranks[r])));
-        let same_key = previous.is_some_and(|p| ranks.iter().all(|column| column[p as usize] == column[r]));
+        values.extend(columns.iter().zip(&ordered).map(|((_, s), ranks)| s.1.value(ranks[k])));
+        let same_key = k > 0 && ordered.iter().all(|column| column[k - 1] == column[k]);
         if index.unique && same_key && !values.contains(&Value::Null) {
             let key = values.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
             return Err(BuildError::Duplicate {
@@ -427,7 +432,6 @@ fn write_leaves(
                 key,
             });
         }
-        previous = Some(row);
         values.push(Value::Int(i64::from(row) + 1));
         tree.insert(sink, &values)?;
     }

@@ -146,6 +146,12 @@ impl KeyColumn {
         while let Some((start, end, depth)) = pending.pop() {
             let run = &mut order[start..end];
             let depth = depth + self.shared_prefix(run, depth);
+            if run.iter().all(|&(_, id)| self.entries[id as usize].range().len() == depth) {
+                // Every value ends where they stop differing: they are one value (a user's id
+                // in each of their grants, say), and need no further round.
+                same[start + 1..end].fill(true);
+                continue;
+            }
             for item in run.iter_mut() {
                 item.0 = window(self.bytes_of(self.entries[item.1 as usize]), depth);
             }
