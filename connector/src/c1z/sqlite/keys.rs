@@ -138,7 +138,9 @@ impl KeyColumn {
     pub fn sort(self) -> (Vec<u32>, SortedColumn) {
         let n = self.entries.len();
         let mut order: Vec<(u64, u32)> = (0..n as u32).map(|id| (self.first_key(id), id)).collect();
-        order.sort_unstable();
+        // Every value of the column: a stable radix sort by key, so equal keys stay in id
+        // order, as sorting the pairs would leave them. Later rounds sort short runs.
+        radsort::sort_by_key(&mut order, |&(key, _)| key);
         // same[i]: entry i of `order` holds the same value as entry i - 1.
         let mut same = vec![false; n];
         let mut pending = Vec::new();
@@ -146,7 +148,10 @@ impl KeyColumn {
         while let Some((start, end, depth)) = pending.pop() {
             let run = &mut order[start..end];
             let depth = depth + self.shared_prefix(run, depth);
-            if run.iter().all(|&(_, id)| self.entries[id as usize].range().len() == depth) {
+            if run
+                .iter()
+                .all(|&(_, id)| self.entries[id as usize].range().len() == depth)
+            {
                 // Every value ends where they stop differing: they are one value (a user's id
                 // in each of their grants, say), and need no further round.
                 same[start + 1..end].fill(true);
