@@ -53,7 +53,7 @@ fn main() -> anyhow::Result<()> {
     };
 
     // Warm the mock (and the page cache) once, then measure.
-    let warm = runtime.block_on(fetch_only(&make_client()?))?;
+    let warm = runtime.block_on(fetch_only(&make_client()?, &mock))?;
     println!("warm-up fetch: {:.2}s", warm.wall.as_secs_f64());
 
     // Interleaved runs of the floor and of a first sync (into a fresh file each time), so that
@@ -64,10 +64,7 @@ fn main() -> anyhow::Result<()> {
     let mut floors = Vec::with_capacity(runs);
     let mut syncs = Vec::with_capacity(runs);
     for _ in 0..runs {
-        let mock_cpu0 = mock.cpu_time();
-        let mut floor = runtime.block_on(fetch_only(&make_client()?))?;
-        floor.mock_cpu = mock.cpu_time().saturating_sub(mock_cpu0);
-        floors.push(floor);
+        floors.push(runtime.block_on(fetch_only(&make_client()?, &mock))?);
         let _ = std::fs::remove_file(&path);
         let client = make_client()?;
         // Peak memory from here on is this sync's own (what came before is forgotten).
@@ -208,7 +205,7 @@ struct SyncRun {
 struct Fetch {
     wall: Duration,
     cpu: Duration,
-    /// CPU time the emulation spent serving this run (set by the caller).
+    /// CPU time the emulation spent serving this run.
     mock_cpu: Duration,
     requests: u64,
 }
@@ -255,8 +252,9 @@ fn cli_sync(base_url: &str, path: &std::path::Path) -> anyhow::Result<CliRun> {
 }
 
 /// The floor: walk both lists with the same pager, dropping each page.
-async fn fetch_only(client: &ScimClient) -> anyhow::Result<Fetch> {
+async fn fetch_only(client: &ScimClient, mock: &MockProcess) -> anyhow::Result<Fetch> {
     let cpu0 = procstat::process_cpu_time();
+    let mock_cpu0 = mock.cpu_time();
     let t0 = Instant::now();
     let mut users = client.users();
     while let Some(page) = users.next_page().await? {
@@ -269,7 +267,7 @@ async fn fetch_only(client: &ScimClient) -> anyhow::Result<Fetch> {
     Ok(Fetch {
         wall: t0.elapsed(),
         cpu: procstat::process_cpu_time().saturating_sub(cpu0),
-        mock_cpu: Duration::ZERO,
+        mock_cpu: mock.cpu_time().saturating_sub(mock_cpu0),
         requests: client.stats().requests,
     })
 }
