@@ -10,11 +10,13 @@
 //!   walk goes on until a short or empty page.
 //! - **An id seen on an earlier page** is dropped and counted (with a warning), never handed out
 //!   twice. Ids are held for the whole walk; the resources are not.
-//! - **Duplicates that leave the walk short of `totalResults`** mean the order shifted between
-//!   requests, and something was skipped: the walk starts again from `startIndex=1` (a *repair
-//!   pass*) and hands out only ids it has not seen, up to [`MAX_REPAIR_PASSES`] times. A repair
-//!   pass that finds nothing new proves the set complete. If passes keep finding new ids, the
-//!   walk fails clearly rather than return a silent gap.
+//! - **A walk that ends short of `totalResults`** either met a server that overstates it (a
+//!   Notion quirk) or one whose order shifted between requests, so that something was skipped.
+//!   The two look alike on one walk (a shifted order need not repeat an id), so the walk starts
+//!   again from `startIndex=1` (a *repair pass*), handing out only ids it has not seen, up to
+//!   [`MAX_REPAIR_PASSES`] times. The set is taken as complete only when two walks agree: a
+//!   repair pass that sees every id known so far, each once, and nothing new. If passes keep
+//!   disagreeing, the walk fails clearly rather than return a silent gap.
 //! - **Endless pages**: a pass may take at most `ceil(total / page) + 3 + 10%` pages, and three
 //!   pages in a row without a new id end it with an error. Without any `totalResults` the cap is
 //!   [`PAGE_CAP_WITHOUT_TOTAL`] pages and a short page ends the walk.
@@ -78,6 +80,10 @@ pub struct Pager<T> {
     pages_in_pass: u64,
     duplicates_in_pass: u64,
     new_in_pass: u64,
+    /// The ids of the current repair pass, to tell whether it agrees with the walk so far.
+    pass_ids: HashSet<String>,
+    /// Ids a repair pass met twice.
+    pass_repeats: u64,
     stalled: u32,
     report: PagingReport,
     finished: bool,
@@ -105,6 +111,8 @@ impl<T: DeserializeOwned + HasId> Pager<T> {
             pages_in_pass: 0,
             duplicates_in_pass: 0,
             new_in_pass: 0,
+            pass_ids: HashSet::new(),
+            pass_repeats: 0,
             stalled: 0,
             report: PagingReport::default(),
             finished: false,
@@ -177,6 +185,9 @@ impl<T: DeserializeOwned + HasId> Pager<T> {
 
             let mut fresh = Vec::with_capacity(page.resources.len());
             for item in page.resources {
+                if self.pass > 0 && !self.pass_ids.insert(item.id().to_owned()) {
+                    self.pass_repeats += 1;
+                }
                 if self.seen.contains(item.id()) {
                     self.duplicates_in_pass += 1;
                     self.report.duplicates += 1;
@@ -261,29 +272,22 @@ impl<T: DeserializeOwned + HasId> Pager<T> {
             return Ok(PassEnd::Done);
         }
         let missing = total - distinct;
-        if self.pass == 0 && self.duplicates_in_pass == 0 {
+        let agrees = self.new_in_pass == 0 && self.pass_repeats == 0 && self.pass_ids.len() as u64 == distinct;
+        if self.pass > 0 && agrees {
             tracing::warn!(
                 resource = self.resource.name(),
                 total_results = total,
                 distinct,
-                "the list ended {missing} short of totalResults with no repeated ids; taking \
-                 totalResults as overstated"
-            );
-            return Ok(PassEnd::Done);
-        }
-        if self.pass > 0 && self.new_in_pass == 0 {
-            tracing::warn!(
-                resource = self.resource.name(),
-                total_results = total,
-                distinct,
-                "a repair pass found no new ids; the set is complete and totalResults overstated"
+                "two walks found the same {distinct} ids; the set is complete and totalResults \
+                 overstated by {missing}"
             );
             return Ok(PassEnd::Done);
         }
         if self.pass >= MAX_REPAIR_PASSES {
             return Err(self.error(format!(
-                "pages repeated ids and the walk is still {missing} short of totalResults={total} \
-                 after {} repair passes; the server's order keeps changing between requests",
+                "the walk is still {missing} short of totalResults={total} after {} repair \
+                 passes that did not agree with each other; the server's list keeps changing \
+                 between requests",
                 self.pass
             )));
         }
@@ -292,8 +296,8 @@ impl<T: DeserializeOwned + HasId> Pager<T> {
             total_results = total,
             distinct,
             duplicates = self.duplicates_in_pass,
-            "pages repeated ids and the walk is {missing} short of totalResults; walking again \
-             from the start for the ones skipped"
+            "the walk is {missing} short of totalResults; walking again from the start to find \
+             what was skipped, or to confirm that totalResults is overstated"
         );
         Ok(PassEnd::Repair)
     }
@@ -305,6 +309,8 @@ impl<T: DeserializeOwned + HasId> Pager<T> {
         self.pages_in_pass = 0;
         self.duplicates_in_pass = 0;
         self.new_in_pass = 0;
+        self.pass_ids.clear();
+        self.pass_repeats = 0;
         self.stalled = 0;
     }
 
