@@ -396,6 +396,37 @@ async fn deactivation_is_removal_by_patch_and_by_put() {
     assert_eq!(mock.truth().users.len(), 25);
 }
 
+/// Found by the conformance suite: a role change on a record listed inactive removed it.
+#[tokio::test]
+async fn a_write_to_an_inactive_record_does_not_remove_it() {
+    let mock = MockServer::builder()
+        .spec(SeedSpec {
+            seed: 4,
+            users: 40,
+            inactive_ratio: 0.3,
+            ..SeedSpec::default()
+        })
+        .start()
+        .await;
+    let t = mock.truth();
+    let inactive = t.users.iter().find(|u| !u.active).expect("an inactive record").id.clone();
+    let r = patch(
+        &mock,
+        &format!("/Users/{inactive}"),
+        json!([{ "op": "replace", "value": { "urn:ietf:params:scim:schemas:extension:notion:2.0:User": { "role": "membership_admin" } } }]),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let after = get(&mock, &format!("/Users/{inactive}")).await;
+    assert_eq!(after.status, 200, "{}", after.text);
+    assert_eq!(after.body["active"], json!(false));
+    assert_eq!(
+        after.body["urn:ietf:params:scim:schemas:extension:notion:2.0:User"]["role"],
+        json!("membership_admin")
+    );
+    assert_eq!(mock.truth().users.len(), 40);
+}
+
 #[tokio::test]
 async fn active_true_as_a_string_keeps_the_member() {
     let mock = small().await;

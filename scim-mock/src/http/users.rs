@@ -284,7 +284,9 @@ fn write_user(
     let input = user_doc::read(&after, Some(&before))?;
     let (account, member) = (account.clone(), member.clone());
     check_profile_change(&org, &quirks, &account, &input)?;
-    if !input.active {
+    // Deactivating is removal [N]. A record already listed inactive stays as it is: a write that
+    // leaves it inactive (a role change, say) is not a deactivation.
+    if !input.active && member.active {
         remove(&mut org, &quirks, caller, id)?;
         // Answer with the record as it was at removal; afterwards it is gone (404).
         let mut gone = member;
