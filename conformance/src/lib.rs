@@ -13,10 +13,18 @@
 //!   in-process or as a binary.
 //! - [`suites`]: the cases, one module per suite; [`runner`]: runs them; [`report`]: the table,
 //!   JUnit and JSON.
+//! - [`cassette`]: recorded exchanges (VCR's JSON layout); [`record`]: the recording proxy, its
+//!   scrubber and the probe; [`matching`] and [`replay`]: a cassette served by wiremock;
+//!   [`fidelity`]: where the emulation departs from a recording.
 
+pub mod cassette;
 pub mod connector;
+pub mod fidelity;
+pub mod matching;
 pub mod oracle;
+pub mod record;
 pub mod redact;
+pub mod replay;
 pub mod report;
 pub mod runner;
 pub mod scim;

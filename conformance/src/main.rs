@@ -10,6 +10,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use notion_conformance::connector::Connector;
+use notion_conformance::record::RecordMode;
 use notion_conformance::runner::{self, Selection};
 use notion_conformance::suites::{self, Ctx, Suite};
 use notion_conformance::target::Lab;
@@ -32,6 +33,77 @@ enum Cmd {
     Run(RunArgs),
     /// List every case with a one-line description
     List(ListArgs),
+    /// Record a SCIM server's exchanges into a cassette, scrubbed: a proxy for any client, or
+    /// the probe (--probe)
+    Record(RecordArgs),
+    /// Replay a cassette against the emulation and print where the emulation departs from it
+    Fidelity(FidelityArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct RecordArgs {
+    /// The SCIM base URL to record (`https://api.notion.com/scim/v2`)
+    #[arg(long, value_name = "URL")]
+    upstream: String,
+    /// The cassette file
+    #[arg(long, value_name = "FILE")]
+    cassette: PathBuf,
+    /// Where the proxy listens; clients use http://ADDR plus the upstream's path
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8780")]
+    listen: String,
+    /// once (record when the cassette does not exist, else play it back), new_episodes (play
+    /// back what is recorded, record the rest), all (record afresh), none (play back only)
+    #[arg(long, value_name = "MODE", default_value = "once", value_parser = parse_record_mode)]
+    record_mode: RecordMode,
+    /// Let methods other than GET and HEAD through to the upstream (refused with 403
+    /// otherwise); with --probe, also ask the write questions
+    #[arg(long)]
+    allow_writes: bool,
+    /// The probe's writes create accounts only on this email domain
+    #[arg(long, value_name = "DOMAIN")]
+    test_domain: Option<String>,
+    /// Send the probe's fixed sequence of questions instead of waiting for clients
+    #[arg(long, requires = "token")]
+    probe: bool,
+    /// The upstream's SCIM token, for --probe (never printed nor recorded)
+    #[arg(long, env = "NOTION_CONFORMANCE_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    token: Option<String>,
+    /// A file holding the pseudonym key (made if missing; keep it out of the repository): the
+    /// same key gives the same pseudonyms in a later session, which --record-mode new_episodes
+    /// needs. Without it, a random key for this session
+    #[arg(long, value_name = "FILE")]
+    scrub_key: Option<PathBuf>,
+    /// Keep ids as the upstream sends them instead of mapping them to pseudonym UUIDs
+    #[arg(long)]
+    keep_ids: bool,
+    /// What is recorded, in words (default: detected; the emulation is labelled as such)
+    #[arg(long, value_name = "TEXT")]
+    label: Option<String>,
+    /// A recorded exchange may answer again once every match has answered
+    #[arg(long)]
+    allow_playback_repeats: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct FidelityArgs {
+    /// The cassette to replay
+    #[arg(long, value_name = "FILE")]
+    cassette: PathBuf,
+    /// Accepted departures (JSON: {"accepted": [{"path", "request"?, "reason"}]}); default:
+    /// FILE.accepted.json beside the cassette, when it exists
+    #[arg(long, value_name = "FILE")]
+    accept: Option<PathBuf>,
+    /// The emulation's switches, as JSON (the body of PUT /__admin/quirks; unnamed switches
+    /// keep their defaults)
+    #[arg(long, value_name = "FILE")]
+    quirks: Option<PathBuf>,
+    /// Do not search which Quirks switch removes each departure
+    #[arg(long)]
+    no_suggest: bool,
+}
+
+fn parse_record_mode(s: &str) -> Result<RecordMode, String> {
+    s.parse()
 }
 
 #[derive(Debug, clap::Args)]
@@ -116,6 +188,8 @@ fn main() -> ExitCode {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Run(args) => run(args),
+        Cmd::Record(args) => record(args),
+        Cmd::Fidelity(args) => fidelity(args),
     };
     match result {
         Ok(code) => code,
@@ -223,5 +297,126 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         } else {
             ExitCode::FAILURE
         })
+    })
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
+    use notion_conformance::record::{probe, proxy, scrub::ScrubKey, RecordConfig};
+    if args.probe && args.allow_writes && args.test_domain.is_none() {
+        anyhow::bail!(
+            "--probe --allow-writes needs --test-domain: the probe creates accounts only on a domain you name"
+        );
+    }
+    let key = match &args.scrub_key {
+        Some(path) => ScrubKey::load_or_create(path)?,
+        None => ScrubKey::random()?,
+    };
+    let config = RecordConfig {
+        upstream: args.upstream.clone(),
+        cassette: args.cassette.clone(),
+        mode: args.record_mode,
+        allow_writes: args.allow_writes,
+        key,
+        map_ids: !args.keep_ids,
+        label: args.label.clone(),
+        allow_playback_repeats: args.allow_playback_repeats,
+        secrets: args.token.iter().cloned().collect(),
+    };
+    runtime()?.block_on(async move {
+        if args.probe {
+            let options = probe::ProbeOptions {
+                token: args.token.clone().unwrap_or_default(),
+                allow_writes: args.allow_writes,
+                test_domain: args.test_domain.clone(),
+            };
+            let mut stdout = std::io::stdout();
+            let summary = probe::run(config, options, &mut stdout).await?;
+            println!("record: {summary}");
+            return Ok(ExitCode::SUCCESS);
+        }
+        let proxy = proxy::Proxy::start(config, &args.listen).await?;
+        println!(
+            "record: proxy for {} listening; point your client at {} ({})",
+            args.upstream,
+            proxy.base_url(),
+            proxy.describe()
+        );
+        println!("record: Ctrl-C (or SIGTERM) stops it and writes the cassette");
+        wait_for_stop().await;
+        let summary = proxy.stop().await?;
+        println!("record: {summary}");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Ctrl-C or SIGTERM.
+async fn wait_for_stop() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn fidelity(args: FidelityArgs) -> anyhow::Result<ExitCode> {
+    use notion_conformance::cassette::Cassette;
+    use notion_conformance::fidelity::{self, accept::AcceptFile, Options};
+    let cassette = Cassette::load(&args.cassette)?;
+    let default_accept = {
+        let mut name = args.cassette.clone().into_os_string();
+        name.push(".accepted.json");
+        PathBuf::from(name)
+    };
+    let accept_path = args
+        .accept
+        .clone()
+        .or_else(|| default_accept.is_file().then_some(default_accept));
+    let accept = match &accept_path {
+        Some(p) => AcceptFile::load(p)?,
+        None => AcceptFile::default(),
+    };
+    let quirks = match &args.quirks {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
+            serde_json::from_str(&text)
+                .with_context(|| format!("{} does not hold the emulation's switches", p.display()))?
+        }
+        None => notion_scim_mock::Quirks::default(),
+    };
+    let options = Options {
+        quirks,
+        accept,
+        suggest: !args.no_suggest,
+    };
+    let report = runtime()?.block_on(fidelity::run(&cassette, &options))?;
+    if let Some(p) = &accept_path {
+        println!("fidelity: accepted departures from {}", p.display());
+    }
+    print!("{}", report.render());
+    Ok(if report.unaccepted() == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     })
 }

@@ -350,6 +350,12 @@ impl Admin {
         self.set_faults(json!({})).await
     }
 
+    /// The first token's fault settings as they stand (a churn step that fired shows what it
+    /// did under `applied`).
+    pub async fn faults(&self) -> anyhow::Result<Value> {
+        self.call(reqwest::Method::GET, "faults", None).await
+    }
+
     /// Every request received since the last clear, oldest first.
     pub async fn journal(&self) -> anyhow::Result<Vec<Value>> {
         let v = self.call(reqwest::Method::GET, "journal", None).await?;

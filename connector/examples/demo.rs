@@ -26,6 +26,10 @@ fn arg<T: std::str::FromStr>(n: usize, default: T) -> anyhow::Result<T> {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
+    if std::env::args().skip(1).any(|a| a.starts_with('-')) {
+        println!("usage: demo [PATH [USERS [GROUPS]]]   (defaults: demo.c1z 2000 60)");
+        return Ok(());
+    }
     let path: PathBuf = arg(1, PathBuf::from("demo.c1z"))?;
     let users: usize = arg(2, 2_000)?;
     let groups: usize = arg(3, 60)?;
@@ -71,18 +75,46 @@ async fn main() -> anyhow::Result<()> {
         reader.sync_runs()?.len(),
         std::fs::metadata(&path)?.len()
     );
-    let expected_grants = truth.users.len() + truth.memberships().len();
+    // Ids, not only counts: every user, group and grant the truth implies must be there.
+    let ids = |keys: Vec<String>| keys.into_iter().collect::<std::collections::BTreeSet<String>>();
+    let want_resources = ids(truth
+        .users
+        .iter()
+        .map(|u| format!("user:{}", u.id))
+        .chain(truth.groups.iter().map(|g| format!("group:{}", g.id)))
+        .chain(["owner", "membership_admin", "member", "restricted_member"].map(|r| format!("role:{r}")))
+        .collect());
+    let got_resources = ids(resources
+        .iter()
+        .filter_map(|r| r.id.as_ref().map(|i| format!("{}:{}", i.resource_type, i.resource)))
+        .collect());
+    let want_grants = ids(truth
+        .users
+        .iter()
+        .map(|u| format!("role:{}:assigned:user:{}", u.effective_role().as_str(), u.id))
+        .chain(
+            truth
+                .memberships()
+                .into_iter()
+                .map(|(g, u)| format!("group:{g}:member:user:{u}")),
+        )
+        .collect());
+    let got_grants = ids(grants.iter().map(|g| g.id.clone()).collect());
+    let missing = want_resources.difference(&got_resources).count() + want_grants.difference(&got_grants).count();
+    let extra = got_resources.difference(&want_resources).count() + got_grants.difference(&want_grants).count();
     println!(
-        "ground truth: {} users, {} groups, {} grants expected -> {}",
-        truth.users.len(),
-        truth.groups.len(),
-        expected_grants,
-        if grants.len() == expected_grants && report.users as usize == truth.users.len() {
-            "match"
+        "ground truth: {} resources, {} grants expected -> {}",
+        want_resources.len(),
+        want_grants.len(),
+        if missing + extra == 0 {
+            "match".to_string()
         } else {
-            "MISMATCH"
+            format!("MISMATCH: {missing} missing, {extra} unexpected")
         }
     );
+    if missing + extra > 0 {
+        anyhow::bail!("the file does not match the ground truth");
+    }
     for r in resources
         .iter()
         .filter(|r| r.id.as_ref().is_some_and(|i| i.resource_type == "user"))

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use clap::{ArgAction, Args, Parser, Subcommand};
 
+use crate::cli::baton_flags::{parse_go_bool, BatonFlags};
 use crate::scim::client::{ClientConfig, RetryPolicy, DEFAULT_BASE_URL, MAX_PAGE_SIZE};
 use crate::secret::Secret;
 
@@ -24,12 +25,15 @@ pub const DEFAULT_LOG_LEVEL: &str = "info";
 pub const DEFAULT_REQUESTS_PER_MINUTE: u32 = 600;
 pub const DEFAULT_HTTP_TIMEOUT_SECONDS: u64 = 300;
 pub const MAX_HTTP_TIMEOUT_SECONDS: u64 = 1800;
+/// The most `--max-list-walks` allows: each walk of a big org is many requests.
+pub const MAX_LIST_WALKS: u32 = 20;
 
 /// `baton-notion`: with no subcommand, a full sync into `--file`.
 #[derive(Debug, Parser)]
 #[command(
     name = "baton-notion",
     version,
+    disable_version_flag = true,
     about = "Sync a Notion Enterprise workspace's users, groups and roles into a baton c1z file, over SCIM",
     long_about = None
 )]
@@ -38,9 +42,12 @@ pub struct Cli {
     pub command: Option<Command>,
     #[command(flatten)]
     pub flags: Flags,
+    /// Print the version (-v, as baton connectors spell it; -V works too)
+    #[arg(short = 'v', long = "version", short_alias = 'V', action = ArgAction::Version)]
+    pub version: Option<bool>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
 pub enum Command {
     /// Print the connector's capabilities as JSON
     Capabilities,
@@ -48,6 +55,33 @@ pub enum Command {
     Config,
     /// Check the SCIM token with one cheap API call
     Validate,
+    /// Refused: shell completion scripts are not built into this connector
+    Completion {
+        /// The shell baton-sdk would write a script for
+        #[arg(num_args = 0.., trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Refused: checks the health endpoint of a connector in service mode, which this one has not
+    HealthCheck {
+        #[arg(num_args = 0.., trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+impl Command {
+    /// Why a subcommand of baton-sdk's that this connector has no use for is refused; `None`
+    /// for the ones it runs.
+    pub fn refusal(&self) -> Option<&'static str> {
+        match self {
+            Command::Completion { .. } => {
+                Some("the completion subcommand is not supported: shell completion scripts are not built into this connector")
+            }
+            Command::HealthCheck { .. } => {
+                Some("the health-check subcommand is not supported: this connector has no service mode whose health endpoint it could check")
+            }
+            Command::Capabilities | Command::Config | Command::Validate => None,
+        }
+    }
 }
 
 /// Every flag. No field has a clap default: see the module docs.
@@ -56,7 +90,7 @@ pub enum Command {
 // syncing. They are not read from `.baton.yaml`: a file that made every run a grant would surprise.
 #[derive(Debug, Clone, Default, Args)]
 pub struct Flags {
-    /// The Notion SCIM token used to connect to the Notion SCIM API (secret, required)
+    /// The workspace's SCIM API token (required; secret: never printed)
     #[arg(long, env = "BATON_SCIM_TOKEN", hide_env_values = true, global = true,
           value_parser = parse_secret, value_name = "TOKEN")]
     pub scim_token: Option<Secret>,
@@ -65,15 +99,15 @@ pub struct Flags {
     #[arg(long, env = "BATON_BASE_URL", global = true, value_name = "URL")]
     pub base_url: Option<String>,
 
-    /// The path to the c1z file to sync with [default: sync.c1z]
+    /// Where the c1z is written (and where a grant or revoke looks things up) [default: sync.c1z]
     #[arg(short = 'f', long, env = "BATON_FILE", global = true, value_name = "PATH")]
     pub file: Option<PathBuf>,
 
-    /// The log level: trace, debug, info, warn, error [default: info]
+    /// Least severe log events shown: trace, debug, info, warn or error [default: info]
     #[arg(long, env = "BATON_LOG_LEVEL", global = true, value_parser = parse_log_level, value_name = "LEVEL")]
     pub log_level: Option<String>,
 
-    /// The output format for logs: json, console [default: console on a terminal, else json]
+    /// Log lines as json, or console for people [default: console on a terminal, else json]
     #[arg(long, env = "BATON_LOG_FORMAT", global = true, value_parser = parse_log_format, value_name = "FORMAT")]
     pub log_format: Option<LogFormat>,
 
@@ -87,19 +121,30 @@ pub struct Flags {
           value_parser = clap::value_parser!(u32).range(1..=1_000_000), value_name = "N")]
     pub requests_per_minute: Option<u32>,
 
-    /// HTTP client timeout in seconds, 1..=1800 [default: 300]
+    /// Seconds before one HTTP request gives up, 1..=1800 [default: 300]
     #[arg(long, env = "BATON_HTTP_TIMEOUT_SECONDS", global = true,
           value_parser = clap::value_parser!(u64).range(1..=MAX_HTTP_TIMEOUT_SECONDS), value_name = "SECONDS")]
     pub http_timeout_seconds: Option<u64>,
 
-    /// The resource type IDs to sync, a comma list of user, group, role [default: all]
+    /// Walks of each SCIM list a sync may make while the org changes under it before it fails,
+    /// 1..=20 [default: 4]
+    #[arg(long, env = "BATON_MAX_LIST_WALKS", global = true,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_LIST_WALKS)), value_name = "N")]
+    pub max_list_walks: Option<u32>,
+
+    /// Sync only these resource types, a comma list of user, group, role [default: all three]
     #[arg(long, env = "BATON_SYNC_RESOURCE_TYPES", global = true, value_delimiter = ',',
           value_parser = parse_resource_type, value_name = "TYPES")]
     pub sync_resource_types: Option<Vec<ResourceTypeId>>,
 
-    /// This must be set in order for provisioning actions to be enabled
-    #[arg(short = 'p', long, env = "BATON_PROVISIONING", global = true, action = ArgAction::SetTrue)]
-    pub provisioning: bool,
+    /// Allow provisioning; the one-shot flags below allow it by themselves, as in baton-sdk
+    #[arg(short = 'p', long, env = "BATON_PROVISIONING", global = true, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", value_parser = parse_go_bool, value_name = "BOOL")]
+    pub provisioning: Option<bool>,
+
+    /// baton-sdk's other flags: supported, or refused by name.
+    #[command(flatten)]
+    pub baton: BatonFlags,
 
     /// The entitlement to grant to the principal: role:<role>:assigned or group:<group id>:member
     #[arg(long, env = "BATON_GRANT_ENTITLEMENT", value_name = "ID",
@@ -278,6 +323,9 @@ pub enum ConfigError {
     Value { path: PathBuf, key: String, detail: String },
     #[error("the SCIM token is missing: pass --scim-token, set BATON_SCIM_TOKEN, or put scim-token in .baton.yaml")]
     MissingToken,
+    /// A baton flag this connector cannot honour (see `cli::baton_flags`).
+    #[error("{what} is refused: {why}")]
+    Refused { what: String, why: String },
 }
 
 /// Everything a run needs, from all three sources.
@@ -292,8 +340,11 @@ pub struct Settings {
     pub page_size: u32,
     pub requests_per_minute: u32,
     pub http_timeout_seconds: u64,
+    pub max_list_walks: u32,
     pub sync_resource_types: Vec<ResourceTypeId>,
     pub provisioning: bool,
+    /// `--skip-full-sync`: without a one-shot provisioning flag, do nothing.
+    pub skip_full_sync: bool,
 }
 
 impl Settings {
@@ -301,6 +352,7 @@ impl Settings {
     pub fn resolve(flags: Flags, file: Option<&ConfigFile>) -> Result<Self, ConfigError> {
         let empty = ConfigFile::default();
         let file = file.unwrap_or(&empty);
+        let baton = flags.baton.resolve(file)?;
         let scim_token = match flags.scim_token {
             Some(t) => Some(t),
             None => file
@@ -319,13 +371,22 @@ impl Settings {
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_FILE)),
         };
-        let log_level = match flags.log_level {
+        let mut log_level = match flags.log_level {
             Some(l) => l,
             None => match file.string("log-level")? {
                 Some(l) => parse_log_level(&l).map_err(|d| file.bad("log-level", d))?,
                 None => DEFAULT_LOG_LEVEL.to_owned(),
             },
         };
+        // `--log-level-debug-expires-at`: debug (and trace) logging ends at that moment.
+        if let Some(expires) = baton.log_level_debug_expires_at {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+            if now >= expires && matches!(log_level.as_str(), "debug" | "trace") {
+                log_level = DEFAULT_LOG_LEVEL.to_owned();
+            }
+        }
         let log_format = match flags.log_format {
             Some(f) => Some(f),
             None => match file.string("log-format")? {
@@ -349,6 +410,12 @@ impl Settings {
                 .bounded("http-timeout-seconds", 1..=MAX_HTTP_TIMEOUT_SECONDS)?
                 .unwrap_or(DEFAULT_HTTP_TIMEOUT_SECONDS),
         };
+        let max_list_walks = match flags.max_list_walks {
+            Some(n) => n,
+            None => file
+                .bounded("max-list-walks", 1..=MAX_LIST_WALKS)?
+                .unwrap_or(crate::scim::client::pager::DEFAULT_MAX_WALKS),
+        };
         let mut sync_resource_types = match flags.sync_resource_types {
             Some(v) => v,
             None => match file.list("sync-resource-types")? {
@@ -364,7 +431,10 @@ impl Settings {
         }
         sync_resource_types.sort();
         sync_resource_types.dedup();
-        let provisioning = flags.provisioning || file.boolean("provisioning")?.unwrap_or(false);
+        let provisioning = match flags.provisioning {
+            Some(p) => p,
+            None => file.go_boolean("provisioning")?.unwrap_or(false),
+        };
         Ok(Self {
             scim_token,
             base_url,
@@ -374,8 +444,10 @@ impl Settings {
             page_size,
             requests_per_minute,
             http_timeout_seconds,
+            max_list_walks,
             sync_resource_types,
             provisioning,
+            skip_full_sync: baton.skip_full_sync,
         })
     }
 
@@ -462,7 +534,12 @@ impl ConfigFile {
             .filter(|v| !v.is_null())
     }
 
-    fn bad(&self, key: &str, detail: String) -> ConfigError {
+    /// Whether the file sets `key` (to anything but null).
+    pub(crate) fn has(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    pub(crate) fn bad(&self, key: &str, detail: String) -> ConfigError {
         ConfigError::Value {
             path: self.path.clone(),
             key: key.to_owned(),
@@ -470,7 +547,7 @@ impl ConfigFile {
         }
     }
 
-    fn string(&self, key: &str) -> Result<Option<String>, ConfigError> {
+    pub(crate) fn string(&self, key: &str) -> Result<Option<String>, ConfigError> {
         match self.get(key) {
             None => Ok(None),
             Some(serde_yaml::Value::String(s)) => Ok(Some(s.clone())),
@@ -480,7 +557,7 @@ impl ConfigFile {
         }
     }
 
-    fn integer(&self, key: &str) -> Result<Option<i64>, ConfigError> {
+    pub(crate) fn integer(&self, key: &str) -> Result<Option<i64>, ConfigError> {
         match self.get(key) {
             None => Ok(None),
             Some(serde_yaml::Value::Number(n)) => n
@@ -510,16 +587,19 @@ impl ConfigFile {
         }
     }
 
-    fn boolean(&self, key: &str) -> Result<Option<bool>, ConfigError> {
+    /// A boolean as baton-sdk reads one from its file: a YAML boolean, one of Go's
+    /// `strconv.ParseBool` spellings as a string, or the number 0 or 1.
+    pub(crate) fn go_boolean(&self, key: &str) -> Result<Option<bool>, ConfigError> {
         match self.get(key) {
             None => Ok(None),
             Some(serde_yaml::Value::Bool(b)) => Ok(Some(*b)),
-            Some(serde_yaml::Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
-                "true" | "1" | "yes" | "on" => Ok(Some(true)),
-                "false" | "0" | "no" | "off" | "" => Ok(Some(false)),
-                _ => Err(self.bad(key, format!("{s:?} is not true or false"))),
+            Some(serde_yaml::Value::String(s)) => parse_go_bool(s).map(Some).map_err(|d| self.bad(key, d)),
+            Some(serde_yaml::Value::Number(n)) => match n.as_i64() {
+                Some(1) => Ok(Some(true)),
+                Some(0) => Ok(Some(false)),
+                _ => Err(self.bad(key, format!("{n} is not a boolean (0 or 1)"))),
             },
-            Some(_) => Err(self.bad(key, "expected true or false".to_owned())),
+            Some(_) => Err(self.bad(key, "expected a boolean".to_owned())),
         }
     }
 
@@ -661,13 +741,122 @@ mod tests {
         assert_eq!(s.as_ref().map(|s| s.provisioning), Some(true));
         // Global flags may follow the subcommand.
         let cli = Cli::try_parse_from(["baton-notion", "validate", "--scim-token", "t"]).ok();
-        assert_eq!(cli.as_ref().and_then(|c| c.command), Some(Command::Validate));
+        assert_eq!(cli.as_ref().and_then(|c| c.command.clone()), Some(Command::Validate));
         assert_eq!(
             cli.as_ref()
                 .and_then(|c| c.flags.scim_token.as_ref())
                 .map(Secret::expose),
             Some("t")
         );
+    }
+
+    #[test]
+    fn max_list_walks_from_flag_file_or_default() {
+        let walks = |f: Flags, file: Option<&ConfigFile>| Settings::resolve(f, file).ok().map(|s| s.max_list_walks);
+        assert_eq!(walks(Flags::default(), None), Some(4));
+        assert_eq!(walks(Flags::default(), Some(&file("max-list-walks: 9\n"))), Some(9));
+        assert_eq!(
+            walks(flags(&["--max-list-walks", "2"]), Some(&file("max-list-walks: 9\n"))),
+            Some(2)
+        );
+        for bad in ["0", "21", "x"] {
+            assert!(
+                Cli::try_parse_from(["baton-notion", "--max-list-walks", bad]).is_err(),
+                "{bad}"
+            );
+        }
+        assert!(Settings::resolve(Flags::default(), Some(&file("max-list-walks: 0\n"))).is_err());
+    }
+
+    #[test]
+    fn booleans_read_every_go_spelling_from_flags_and_the_file() {
+        let spellings = [
+            ("1", true),
+            ("t", true),
+            ("T", true),
+            ("TRUE", true),
+            ("true", true),
+            ("True", true),
+            ("0", false),
+            ("f", false),
+            ("F", false),
+            ("FALSE", false),
+            ("false", false),
+            ("False", false),
+        ];
+        for (text, want) in spellings {
+            let s = Settings::resolve(flags(&[&format!("--provisioning={text}")]), None).ok();
+            assert_eq!(s.map(|s| s.provisioning), Some(want), "--provisioning={text}");
+            let s = Settings::resolve(Flags::default(), Some(&file(&format!("provisioning: \"{text}\"\n")))).ok();
+            assert_eq!(s.map(|s| s.provisioning), Some(want), "provisioning: \"{text}\"");
+            let s = Settings::resolve(Flags::default(), Some(&file(&format!("skip-full-sync: {text}\n")))).ok();
+            assert_eq!(s.map(|s| s.skip_full_sync), Some(want), "skip-full-sync: {text}");
+        }
+        // A bare flag is true; a flag beats the file.
+        let s = Settings::resolve(flags(&["-p"]), Some(&file("provisioning: false\n"))).ok();
+        assert_eq!(s.map(|s| s.provisioning), Some(true));
+        let s = Settings::resolve(flags(&["--provisioning=F"]), Some(&file("provisioning: T\n"))).ok();
+        assert_eq!(s.map(|s| s.provisioning), Some(false));
+        for bad in ["yes", "on", "2"] {
+            assert!(Cli::try_parse_from(["baton-notion", &format!("--provisioning={bad}")]).is_err());
+            assert!(Settings::resolve(Flags::default(), Some(&file(&format!("provisioning: {bad}\n")))).is_err());
+        }
+    }
+
+    #[test]
+    fn refused_baton_flags_name_themselves_from_every_source() {
+        let err = |f: Flags, file: Option<&ConfigFile>| Settings::resolve(f, file).err().map(|e| e.to_string());
+        let e = err(flags(&["--client-id", "x"]), None).unwrap_or_default();
+        assert!(e.contains("--client-id") && e.contains("BATON_CLIENT_ID"), "{e}");
+        let e = err(Flags::default(), Some(&file("otel-collector-endpoint: http://x\n"))).unwrap_or_default();
+        assert!(e.contains("otel-collector-endpoint") && e.contains("refused"), "{e}");
+        // A refused boolean refuses only when it asks for something.
+        assert!(err(flags(&["--ticketing=false", "--health-check=0"]), None).is_none());
+        assert!(err(Flags::default(), Some(&file("ticketing: F\nhealth-check: false\n"))).is_none());
+        let e = err(Flags::default(), Some(&file("ticketing: T\n"))).unwrap_or_default();
+        assert!(e.contains("ticketing"), "{e}");
+        let e = err(flags(&["--skip-entitlements-and-grants"]), None).unwrap_or_default();
+        assert!(e.contains("--skip-entitlements-and-grants"), "{e}");
+        // Accepted with their meaning.
+        assert!(err(
+            flags(&["--workers", "-1", "--parallel-sync", "--storage-engine", "sqlite"]),
+            None
+        )
+        .is_none());
+        assert!(err(flags(&["--workers", "2"]), None)
+            .unwrap_or_default()
+            .contains("--workers 2"));
+        assert!(err(flags(&["--parallel-sync=false"]), None).is_some());
+        assert!(err(flags(&["--storage-engine", "pebble"]), None).is_some());
+        assert!(err(Flags::default(), Some(&file("storage-engine: pebble\n"))).is_some());
+    }
+
+    #[test]
+    fn debug_logging_expires() {
+        let level = |args: &[&str]| Settings::resolve(flags(args), None).ok().map(|s| s.log_level);
+        let past = [
+            "--log-level",
+            "debug",
+            "--log-level-debug-expires-at",
+            "2001-01-01T00:00:00Z",
+        ];
+        assert_eq!(level(&past).as_deref(), Some("info"));
+        let future = [
+            "--log-level",
+            "debug",
+            "--log-level-debug-expires-at",
+            "2999-01-01T00:00:00Z",
+        ];
+        assert_eq!(level(&future).as_deref(), Some("debug"));
+        // Only debug (and trace) expire.
+        let warn = [
+            "--log-level",
+            "warn",
+            "--log-level-debug-expires-at",
+            "2001-01-01T00:00:00Z",
+        ];
+        assert_eq!(level(&warn).as_deref(), Some("warn"));
+        assert!(Cli::try_parse_from(["baton-notion", "--log-level-debug-expires-at", "soon"]).is_err());
     }
 
     #[test]

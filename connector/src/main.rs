@@ -64,7 +64,11 @@ fn render_chain(e: &anyhow::Error) -> String {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command {
+    // baton-sdk's subcommands this connector has no use for are refused by name.
+    if let Some(why) = cli.command.as_ref().and_then(Command::refusal) {
+        anyhow::bail!("{why}");
+    }
+    match &cli.command {
         Some(Command::Capabilities) => {
             println!("{}", serde_json::to_string_pretty(&cli::capabilities_json())?);
             return Ok(ExitCode::SUCCESS);
@@ -73,7 +77,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(&cli::config_schema_json())?);
             return Ok(ExitCode::SUCCESS);
         }
-        Some(Command::Validate) | None => {}
+        Some(Command::Validate | Command::Completion { .. } | Command::HealthCheck { .. }) | None => {}
     }
 
     // A provisioning request is checked whole before anything else happens.
@@ -81,11 +85,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let cwd = std::env::current_dir().context("cannot read the working directory")?;
     let file = ConfigFile::discover(std::env::var_os(CONFIG_PATH_ENV).map(Into::into), &cwd)?;
     let settings = Settings::resolve(cli.flags, file.as_ref())?;
-    if operation.is_some() && !settings.provisioning {
-        anyhow::bail!(
-            "provisioning actions are disabled: add -p/--provisioning (or BATON_PROVISIONING=true) to enable them"
-        );
-    }
+    // A one-shot provisioning flag enables provisioning by itself, as in baton-sdk: no -p needed.
     logging::init(&settings.log_level, settings.log_format_or_default());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -96,8 +96,51 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match (cli.command, operation) {
         (Some(Command::Validate), _) => runtime.block_on(validate(&settings)),
         (_, Some(op)) => runtime.block_on(provision(&settings, &op)),
-        _ => runtime.block_on(sync_once(&settings)),
+        (_, None) if settings.skip_full_sync => {
+            tracing::info!("--skip-full-sync: no sync run, no file written");
+            Ok(ExitCode::SUCCESS)
+        }
+        _ => {
+            let finished = runtime.block_on(async {
+                tokio::select! {
+                    result = sync_once(&settings) => Ok(result),
+                    signal = shutdown_signal() => Err(signal),
+                }
+            });
+            match finished {
+                Ok(result) => result,
+                Err((name, code)) => {
+                    // The sync's future is gone; its writer thread stops at the closed queue.
+                    // Remove its work files now rather than trust it to finish dropping them
+                    // before the process exits. The previous file was never touched.
+                    let removed = baton_notion::c1z::remove_leftovers(&settings.file);
+                    runtime.shutdown_timeout(Duration::from_secs(5));
+                    eprintln!(
+                        "error: interrupted by {name}: sync into {} stopped; the previous file is unchanged ({removed} work file(s) removed)",
+                        settings.file.display()
+                    );
+                    Ok(ExitCode::from(code))
+                }
+            }
+        }
     }
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM with the signal's name and the exit status a shell
+/// gives a process it ended (128 + the signal's number).
+async fn shutdown_signal() -> (&'static str, u8) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            return tokio::select! {
+                _ = tokio::signal::ctrl_c() => ("SIGINT", 130),
+                _ = term.recv() => ("SIGTERM", 143),
+            };
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+    ("SIGINT", 130)
 }
 
 /// One provisioning operation: its outcome as JSON on stdout; on failure, the error as JSON on
@@ -145,6 +188,7 @@ async fn sync_once(settings: &Settings) -> anyhow::Result<ExitCode> {
     let client = ScimClient::new(settings.client_config()?)?;
     let options = SyncOptions {
         resource_types: settings.sync_resource_types.clone(),
+        max_list_walks: settings.max_list_walks,
         ..SyncOptions::default()
     };
     let progress = Progress::for_stderr();
@@ -154,6 +198,7 @@ async fn sync_once(settings: &Settings) -> anyhow::Result<ExitCode> {
         page_size = settings.page_size,
         requests_per_minute = settings.requests_per_minute,
         resource_types = ?options.resource_types,
+        provisioning = settings.provisioning,
         "sync starting"
     );
     let report = sync::run(&client, &settings.file, &options, &progress)

@@ -3,18 +3,30 @@
 //! This mirrors ConductorOne's `baton-notion` (its SCIM-only version: `pkg/connector/user.go`,
 //! `group.go`, `role.go`, `resource_types.go`) plus what baton-sdk's helpers
 //! (`rs.NewUserResource`, `ent.NewAssignmentEntitlement`, `grant.NewGrant`) fill in implicitly,
-//! so that the c1z we write holds the same messages the Go connector's would:
-//! - a resource's traits are `Any` annotations (`UserTrait`, `GroupTrait`, `RoleTrait`);
-//! - an assignment entitlement is `{id, resource, display_name (default: the slug), slug,
-//!   purpose ASSIGNMENT}` with `grantable_to` holding the full user `ResourceType`;
+//! so that the c1z we write holds the same messages the Go connector's does. The parity test
+//! (`conformance/tests/parity_data.rs`) compares them, field by field and down to the stored
+//! messages, with the files the Go connector wrote from the same orgs:
+//! - a resource's traits are `Any` annotations (`UserTrait`, `GroupTrait`, `RoleTrait`, and
+//!   `LicenseProfileTrait` on roles, before the `RoleTrait`);
+//! - profiles sit on the resource (`Resource.profile`, newer baton-sdk) and, for groups and
+//!   roles, on the trait too; a user's trait has none (the SDK deprecated it there);
+//! - a user is a HUMAN account; its status is on the resource (`Resource.status`) and on the
+//!   trait;
+//! - the `user` resource type carries `SkipEntitlements`, the `role` type `SkipGrants` (a
+//!   user's role grant is emitted with the user);
+//! - an assignment entitlement is `{id, resource, display_name, description, slug, purpose
+//!   ASSIGNMENT}` with `grantable_to` holding the plain user `ResourceType`; a role's
+//!   `assigned` entitlement is in the exclusion group `notion-workspace-role` (a member holds
+//!   exactly one role; `restricted_member` is the default);
 //! - a grant's entitlement is only `{id, resource}` and its principal only `{id}`.
 //!
-//! Known differences from the Go connector's output, each for lack of a message definition we
-//! could verify field by field:
-//! - role resources lack the `LicenseProfileTrait` annotation (`WithLicenseProfileTrait`, naming
-//!   the role and its `assigned` entitlement id);
-//! - role entitlements lack the exclusion-group annotation (`notion-workspace-role`, ordered
-//!   owner 4 > membership_admin 3 > member 2 > restricted_member 1, the last the default).
+//! Where ours differs from the Go connector's file, on purpose (README, "Where ours differs from
+//! the Go connector"):
+//! - a user without the role extension has `workspace_role` `member` and the `member` role
+//!   grant (Notion's clients read a missing extension as `member`); Go gives neither;
+//! - an inactive user's `UserTrait.status` is DISABLED, as its resource status is; Go's trait
+//!   says ENABLED (baton-sdk's default when a connector sets only the resource's status), which
+//!   readers of the trait alone (SDKs before `Resource.status`) would take as active.
 //!
 //! Ids: entitlement `<type>:<id>:<slug>`, grant `<entitlement id>:<principal type>:<principal id>`.
 
@@ -23,8 +35,9 @@ use std::collections::BTreeMap;
 use prost_types::{value::Kind, Struct, Value};
 
 use crate::proto::{
-    self, entitlement::PurposeValue, resource_type::Trait, user_trait, Entitlement, Grant, GroupTrait, Resource,
-    ResourceId, ResourceType, RoleTrait, UserTrait,
+    self, entitlement::PurposeValue, resource_type::Trait, status::ResourceStatus, user_trait, Entitlement,
+    EntitlementExclusionGroup, Grant, GroupTrait, LicenseProfileTrait, Resource, ResourceId, ResourceType, RoleTrait,
+    SkipEntitlements, SkipGrants, UserTrait,
 };
 use crate::scim::types::{ScimGroup, ScimMember, ScimUser};
 
@@ -42,6 +55,9 @@ pub const ASSIGNED_SLUG: &str = "assigned";
 pub const DEFAULT_ROLE: &str = "member";
 /// The role a revoke downgrades to (the floor: a Notion member always has a role).
 pub const REVOKED_ROLE: &str = "restricted_member";
+
+/// The exclusion group of the roles' `assigned` entitlements: a member holds exactly one role.
+pub const ROLE_EXCLUSION_GROUP: &str = "notion-workspace-role";
 
 /// One of Notion's four fixed workspace roles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,8 +102,16 @@ pub fn role(id: &str) -> Option<&'static NotionRole> {
     ROLES.iter().find(|r| r.id == id)
 }
 
-/// `user`: User, trait USER.
+/// `user`: User, trait USER, annotated `SkipEntitlements` (users offer none).
 pub fn user_resource_type() -> ResourceType {
+    ResourceType {
+        annotations: vec![proto::pack(&SkipEntitlements {})],
+        ..grantable_user_type()
+    }
+}
+
+/// The user type as an entitlement's `grantable_to` names it: id, name and trait only.
+fn grantable_user_type() -> ResourceType {
     resource_type(USER, "User", &[Trait::User])
 }
 
@@ -96,9 +120,13 @@ pub fn group_resource_type() -> ResourceType {
     resource_type(GROUP, "Group", &[Trait::Group])
 }
 
-/// `role`: Role, traits ROLE and LICENSE_PROFILE (each role is also a seat tier).
+/// `role`: Role, traits ROLE and LICENSE_PROFILE (each role is also a seat tier), annotated
+/// `SkipGrants` (role grants come with the users).
 pub fn role_resource_type() -> ResourceType {
-    resource_type(ROLE, "Role", &[Trait::Role, Trait::LicenseProfile])
+    ResourceType {
+        annotations: vec![proto::pack(&SkipGrants {})],
+        ..resource_type(ROLE, "Role", &[Trait::Role, Trait::LicenseProfile])
+    }
 }
 
 /// The three resource types, in sync order.
@@ -136,9 +164,10 @@ pub fn workspace_role(user: &ScimUser) -> &str {
 }
 
 /// A user resource, as baton-notion's `parseIntoUserResource` builds it: display name
-/// `name.formatted` (empty when Notion sends none, as in Go), login and primary email
-/// `userName`, status ENABLED iff `active`, profile `first_name`/`last_name` (the SCIM
-/// given/family names, empty strings when absent), `email` (`userName`) and `workspace_role`.
+/// `name.formatted` (empty when Notion sends none, as in Go), a HUMAN account whose login and
+/// primary email are `userName`, status ENABLED iff `active` (on the resource and the trait),
+/// and the resource profile `first_name`/`last_name` (the SCIM given/family names, empty
+/// strings when absent), `email` (`userName`) and `workspace_role`.
 pub fn user_resource(user: &ScimUser) -> Resource {
     let name = user.name.clone().unwrap_or_default();
     let profile = string_struct(&[
@@ -147,10 +176,10 @@ pub fn user_resource(user: &ScimUser) -> Resource {
         ("email", &user.user_name),
         ("workspace_role", workspace_role(user)),
     ]);
-    let status = if user.active {
-        user_trait::status::Status::Enabled
+    let (status, resource_status) = if user.active {
+        (user_trait::status::Status::Enabled, ResourceStatus::Enabled)
     } else {
-        user_trait::status::Status::Disabled
+        (user_trait::status::Status::Disabled, ResourceStatus::Disabled)
     };
     // The SDK's WithEmail and WithUserLogin skip empty values.
     let emails = if user.user_name.is_empty() {
@@ -167,7 +196,7 @@ pub fn user_resource(user: &ScimUser) -> Resource {
             status: status as i32,
             details: String::new(),
         }),
-        profile: Some(profile),
+        account_type: user_trait::AccountType::Human as i32,
         login: user.user_name.clone(),
         ..Default::default()
     };
@@ -175,11 +204,17 @@ pub fn user_resource(user: &ScimUser) -> Resource {
         id: Some(ResourceId::new(USER, user.id.clone())),
         display_name: name.formatted.unwrap_or_default(),
         annotations: vec![proto::pack(&user_trait)],
+        profile: Some(profile),
+        status: Some(proto::Status {
+            status: resource_status as i32,
+            details: String::new(),
+        }),
         ..Default::default()
     }
 }
 
-/// A group resource: display name `displayName`, GroupTrait profile `group_id`, `group_name`.
+/// A group resource: display name `displayName`, profile `group_id`, `group_name` on the
+/// GroupTrait and on the resource.
 pub fn group_resource(group: &ScimGroup) -> Resource {
     let profile = string_struct(&[("group_id", &group.id), ("group_name", &group.display_name)]);
     Resource {
@@ -187,8 +222,9 @@ pub fn group_resource(group: &ScimGroup) -> Resource {
         display_name: group.display_name.clone(),
         annotations: vec![proto::pack(&GroupTrait {
             icon: None,
-            profile: Some(profile),
+            profile: Some(profile.clone()),
         })],
+        profile: Some(profile),
         ..Default::default()
     }
 }
@@ -225,15 +261,16 @@ pub fn member_principals(members: &[ScimMember]) -> Vec<ResourceId> {
         .collect()
 }
 
-/// The four role resources: display name, an empty RoleTrait, and the resource-level profile
-/// `role_id`, `description`, `is_administrative` that baton-notion sets with
-/// `WithResourceProfile` (`Resource.profile`, not the trait's).
+/// The four role resources: display name; a `LicenseProfileTrait` naming the role and its
+/// `assigned` entitlement (each role is a seat tier); a RoleTrait with the profile `role_id`,
+/// `description`, `is_administrative`, which is on the resource too.
 pub fn role_resources() -> Vec<Resource> {
     ROLES.iter().map(role_resource).collect()
 }
 
 /// One role resource.
 pub fn role_resource(role: &NotionRole) -> Resource {
+    let id = ResourceId::new(ROLE, role.id);
     let mut fields = BTreeMap::new();
     fields.insert("role_id".to_string(), string_value(role.id));
     fields.insert("description".to_string(), string_value(role.description));
@@ -244,17 +281,30 @@ pub fn role_resource(role: &NotionRole) -> Resource {
             kind: Some(Kind::BoolValue(administrative)),
         },
     );
+    let profile = Struct { fields };
+    let license = LicenseProfileTrait {
+        license_name: role.display_name.into(),
+        entitlement_ids: vec![entitlement_id(&id, ASSIGNED_SLUG)],
+        ..Default::default()
+    };
     Resource {
-        id: Some(ResourceId::new(ROLE, role.id)),
+        id: Some(id),
         display_name: role.display_name.into(),
-        annotations: vec![proto::pack(&RoleTrait { profile: None })],
-        profile: Some(Struct { fields }),
+        annotations: vec![
+            proto::pack(&license),
+            proto::pack(&RoleTrait {
+                profile: Some(profile.clone()),
+            }),
+        ],
+        profile: Some(profile),
         ..Default::default()
     }
 }
 
 /// The role's entitlement, `role:<r>:assigned`: display name `<Role> role assigned`, the role's
-/// description (or `Assigned the <Role> role in Notion` for an unknown role), grantable to users.
+/// description (or `Assigned the <Role> role in Notion` for an unknown role), grantable to users,
+/// in the exclusion group [`ROLE_EXCLUSION_GROUP`] with the role's order (`restricted_member`,
+/// what a revoke leaves, the default).
 pub fn role_assigned_entitlement(role_resource: &Resource) -> Entitlement {
     let role_id = role_resource
         .id
@@ -265,12 +315,20 @@ pub fn role_assigned_entitlement(role_resource: &Resource) -> Entitlement {
         Some(r) => r.description.to_string(),
         None => format!("Assigned the {} role in Notion", role_resource.display_name),
     };
-    assignment_entitlement(
+    let mut entitlement = assignment_entitlement(
         role_resource,
         ASSIGNED_SLUG,
         format!("{} role {}", role_resource.display_name, ASSIGNED_SLUG),
         description,
-    )
+    );
+    if let Some(r) = role(role_id) {
+        entitlement.annotations.push(proto::pack(&EntitlementExclusionGroup {
+            exclusion_group_id: ROLE_EXCLUSION_GROUP.into(),
+            order: r.order,
+            is_default: r.id == REVOKED_ROLE,
+        }));
+    }
+    entitlement
 }
 
 /// The user's role grant, `role:<r>:assigned:user:<uid>`, from the role extension (no extension
@@ -307,7 +365,7 @@ fn assignment_entitlement(resource: &Resource, slug: &str, display_name: String,
         id: entitlement_id(&rid, slug),
         display_name,
         description,
-        grantable_to: vec![user_resource_type()],
+        grantable_to: vec![grantable_user_type()],
         annotations: Vec::new(),
         purpose: PurposeValue::Assignment as i32,
         slug: slug.into(),
@@ -411,7 +469,14 @@ mod tests {
             t.status.as_ref().map(|s| s.status),
             Some(user_trait::status::Status::Enabled as i32)
         );
-        let p = t.profile.expect("profile");
+        assert_eq!(t.account_type, user_trait::AccountType::Human as i32);
+        assert_eq!(
+            r.status.as_ref().map(|s| s.status),
+            Some(ResourceStatus::Enabled as i32)
+        );
+        // The profile is the resource's, as the Go connector writes it; the trait has none.
+        assert_eq!(t.profile, None);
+        let p = r.profile.clone().expect("profile");
         assert_eq!(p.fields.len(), 4);
         assert_eq!(profile_str(&p, "first_name"), "Ada");
         assert_eq!(profile_str(&p, "last_name"), "Lovelace");
@@ -432,7 +497,11 @@ mod tests {
             t.status.as_ref().map(|s| s.status),
             Some(user_trait::status::Status::Disabled as i32)
         );
-        let p = t.profile.expect("profile");
+        assert_eq!(
+            r.status.as_ref().map(|s| s.status),
+            Some(ResourceStatus::Disabled as i32)
+        );
+        let p = r.profile.clone().expect("profile");
         assert_eq!(profile_str(&p, "first_name"), "");
         assert_eq!(profile_str(&p, "last_name"), "");
         assert_eq!(profile_str(&p, "workspace_role"), "member");
@@ -480,6 +549,7 @@ mod tests {
         let p = trait_.profile.expect("profile");
         assert_eq!(profile_str(&p, "group_id"), "g1");
         assert_eq!(profile_str(&p, "group_name"), "Designers");
+        assert_eq!(r.profile.as_ref(), Some(&p), "the resource carries the profile too");
 
         let e = group_member_entitlement(&r);
         assert_eq!(e.id, "group:g1:member");
@@ -487,7 +557,9 @@ mod tests {
         assert_eq!(e.display_name, "Designers Group member");
         assert_eq!(e.description, "Member of Designers Group in Notion");
         assert_eq!(e.purpose, PurposeValue::Assignment as i32);
-        assert_eq!(e.grantable_to, vec![user_resource_type()]);
+        assert_eq!(e.grantable_to, vec![grantable_user_type()]);
+        assert!(e.grantable_to[0].annotations.is_empty());
+        assert!(e.annotations.is_empty());
         assert_eq!(e.resource.as_ref(), Some(&r));
 
         let grants = group_member_grants(&r, group.members.as_deref().unwrap_or_default());
@@ -512,9 +584,27 @@ mod tests {
         assert_eq!(ids, vec!["owner", "membership_admin", "member", "restricted_member"]);
         let names: Vec<&str> = roles.iter().map(|r| r.display_name.as_str()).collect();
         assert_eq!(names, vec!["Owner", "Membership Admin", "Member", "Restricted Member"]);
-        assert!(proto::find_annotation::<RoleTrait>(&roles[0].annotations)
+        let role_trait = proto::find_annotation::<RoleTrait>(&roles[0].annotations)
             .expect("decodes")
-            .is_some());
+            .expect("a RoleTrait");
+        assert_eq!(
+            role_trait.profile, roles[0].profile,
+            "the trait and the resource share the profile"
+        );
+        // Each role is a seat: its license names it and the entitlement that grants it; the
+        // license comes first, as in the Go connector's file.
+        for r in &roles {
+            let license = proto::find_annotation::<LicenseProfileTrait>(&r.annotations)
+                .expect("decodes")
+                .expect("a LicenseProfileTrait");
+            assert_eq!(license.license_name, r.display_name);
+            let rid = r.id.as_ref().map(|id| id.resource.clone()).unwrap_or_default();
+            assert_eq!(license.entitlement_ids, vec![format!("role:{rid}:assigned")]);
+            assert_eq!(
+                r.annotations[0].type_url,
+                "type.googleapis.com/c1.connector.v2.LicenseProfileTrait"
+            );
+        }
         let admin = roles[1]
             .profile
             .as_ref()
@@ -527,13 +617,44 @@ mod tests {
         assert_eq!(e.display_name, "Restricted Member role assigned");
         assert_eq!(e.description, ROLES[3].description);
         assert_eq!(e.slug, "assigned");
-        assert_eq!(e.grantable_to, vec![user_resource_type()]);
+        assert_eq!(e.grantable_to, vec![grantable_user_type()]);
+        // One exclusion group: owner 4 > membership_admin 3 > member 2 > restricted_member 1,
+        // the last (what a revoke leaves) the default.
+        let groups: Vec<(String, u32, bool)> = roles
+            .iter()
+            .map(|r| {
+                let g = proto::find_annotation::<EntitlementExclusionGroup>(&role_assigned_entitlement(r).annotations)
+                    .expect("decodes")
+                    .expect("an exclusion group");
+                (g.exclusion_group_id, g.order, g.is_default)
+            })
+            .collect();
+        let group = || ROLE_EXCLUSION_GROUP.to_string();
+        assert_eq!(
+            groups,
+            vec![
+                (group(), 4, false),
+                (group(), 3, false),
+                (group(), 2, false),
+                (group(), 1, true)
+            ]
+        );
         assert_eq!(
             role_resource_type().traits,
             vec![Trait::Role as i32, Trait::LicenseProfile as i32]
         );
         let types: Vec<String> = resource_types().into_iter().map(|t| t.id).collect();
         assert_eq!(types, vec!["user", "group", "role"]);
+        let skip = |t: ResourceType| t.annotations.into_iter().map(|a| a.type_url).collect::<Vec<_>>();
+        assert_eq!(
+            skip(user_resource_type()),
+            ["type.googleapis.com/c1.connector.v2.SkipEntitlements"]
+        );
+        assert_eq!(
+            skip(role_resource_type()),
+            ["type.googleapis.com/c1.connector.v2.SkipGrants"]
+        );
+        assert!(skip(group_resource_type()).is_empty());
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! The baton protobuf messages of package `c1.connector.v2`, written by hand with `prost` derives.
 //!
 //! Field numbers, names and types follow baton-sdk's `proto/c1/connector/v2/resource.proto`,
-//! `entitlement.proto`, `grant.proto`, `annotation_trait.proto` and `asset.proto`. Only the
-//! messages a sync writes (and the ones those reference) are here; RPC request/response types are
-//! not. Fields the SDK added after these definitions decode as unknown fields and are skipped,
-//! so a newer file still reads.
+//! `entitlement.proto`, `grant.proto`, `annotation_trait.proto`,
+//! `annotation_exclusion_group.proto` and `asset.proto`, and the field-less `SkipEntitlements`
+//! and `SkipGrants` annotations. Only the messages a sync writes (and the ones those reference)
+//! are here; RPC request/response types are not. Fields the SDK added after these definitions
+//! decode as unknown fields and are skipped, so a newer file still reads.
 //!
 //! Traits travel as `google.protobuf.Any` annotations; [`pack`] and [`unpack`] convert with the
 //! type URL `type.googleapis.com/c1.connector.v2.<Message>` that Go's `anypb` uses.
@@ -328,6 +329,47 @@ pub struct RoleTrait {
     pub profile: Option<Struct>,
 }
 
+/// `c1.connector.v2.LicenseProfileTrait`: the resource is a seat or plan that users hold; the
+/// entitlements in `entitlement_ids` are what grants it.
+#[derive(Clone, PartialEq, Message)]
+pub struct LicenseProfileTrait {
+    #[prost(string, tag = "1")]
+    pub license_name: String,
+    #[prost(int64, tag = "2")]
+    pub purchased_seats: i64,
+    #[prost(int64, tag = "3")]
+    pub consumed_seats: i64,
+    #[prost(int64, tag = "4")]
+    pub cost_per_unit_in_cents: i64,
+    #[prost(string, tag = "5")]
+    pub currency: String,
+    #[prost(string, repeated, tag = "6")]
+    pub entitlement_ids: Vec<String>,
+}
+
+/// `c1.connector.v2.EntitlementExclusionGroup`: a principal holds at most one entitlement of the
+/// group; `order` ranks them (higher is more privileged) and `is_default` marks the one a
+/// principal falls back to.
+#[derive(Clone, PartialEq, Message)]
+pub struct EntitlementExclusionGroup {
+    #[prost(string, tag = "1")]
+    pub exclusion_group_id: String,
+    #[prost(uint32, tag = "2")]
+    pub order: u32,
+    #[prost(bool, tag = "3")]
+    pub is_default: bool,
+}
+
+/// `c1.connector.v2.SkipEntitlements` (on a resource type: the syncer asks for no
+/// entitlements of its resources). No fields.
+#[derive(Clone, PartialEq, Message)]
+pub struct SkipEntitlements {}
+
+/// `c1.connector.v2.SkipGrants` (on a resource type: the syncer asks for no grants of its
+/// resources; another type's listing emits them). No fields.
+#[derive(Clone, PartialEq, Message)]
+pub struct SkipGrants {}
+
 macro_rules! named {
     ($($ty:ident => $name:literal),* $(,)?) => {$(
         impl Name for $ty {
@@ -349,6 +391,10 @@ named! {
     UserTrait => "UserTrait",
     GroupTrait => "GroupTrait",
     RoleTrait => "RoleTrait",
+    LicenseProfileTrait => "LicenseProfileTrait",
+    EntitlementExclusionGroup => "EntitlementExclusionGroup",
+    SkipEntitlements => "SkipEntitlements",
+    SkipGrants => "SkipGrants",
 }
 
 /// Packs a message into an `Any` with the `type.googleapis.com/c1.connector.v2.*` type URL.
@@ -387,6 +433,19 @@ mod tests {
         assert_eq!(UserTrait::type_url(), "type.googleapis.com/c1.connector.v2.UserTrait");
         assert_eq!(GroupTrait::type_url(), "type.googleapis.com/c1.connector.v2.GroupTrait");
         assert_eq!(RoleTrait::type_url(), "type.googleapis.com/c1.connector.v2.RoleTrait");
+        assert_eq!(
+            LicenseProfileTrait::type_url(),
+            "type.googleapis.com/c1.connector.v2.LicenseProfileTrait"
+        );
+        assert_eq!(
+            EntitlementExclusionGroup::type_url(),
+            "type.googleapis.com/c1.connector.v2.EntitlementExclusionGroup"
+        );
+        assert_eq!(SkipGrants::type_url(), "type.googleapis.com/c1.connector.v2.SkipGrants");
+        assert_eq!(
+            SkipEntitlements::type_url(),
+            "type.googleapis.com/c1.connector.v2.SkipEntitlements"
+        );
     }
 
     #[test]
@@ -426,5 +485,18 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(rt.encode_to_vec(), vec![0x1a, 2, 3, 10]);
+        // The annotations' field numbers, as baton-sdk declares them.
+        let lp = LicenseProfileTrait {
+            license_name: "O".into(),
+            entitlement_ids: vec!["e".into()],
+            ..Default::default()
+        };
+        assert_eq!(lp.encode_to_vec(), vec![0x0a, 1, b'O', 0x32, 1, b'e']);
+        let eg = EntitlementExclusionGroup {
+            exclusion_group_id: "g".into(),
+            order: 1,
+            is_default: true,
+        };
+        assert_eq!(eg.encode_to_vec(), vec![0x0a, 1, b'g', 0x10, 1, 0x18, 1]);
     }
 }

@@ -6,6 +6,11 @@
 //!   [`Pager`]s (a page from whichever is further behind, so group pages, the writer's heavy
 //!   ones, are spread through the sync), reads a group by id only when its list entry came
 //!   without `members`, and sends each page on;
+//! - group memberships are checked against the user list: a membership whose user no user
+//!   page has shown yet waits (as two ids) until that user's page comes; one still waiting when
+//!   both lists are done is settled by reading the user by id: written with the user if it
+//!   exists, dropped with a warning if it is gone. So no grant points at a user missing from
+//!   the file, and none is dropped silently;
 //! - the **write half** (a blocking thread: SQLite is synchronous) turns each page into baton
 //!   objects with [`crate::model`] and stores them with [`C1zWriter`].
 //!
@@ -17,6 +22,7 @@
 //! `user` = users and their role grants; `group` = groups, their `member` entitlements and the
 //! membership grants; `role` = the four roles and their `assigned` entitlements.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,7 +36,8 @@ use crate::model;
 use crate::procstat;
 use crate::progress::Progress;
 use crate::proto;
-use crate::scim::client::{Pager, PagingReport, ScimClient, ScimError};
+use crate::scim::client::pager::DEFAULT_MAX_WALKS;
+use crate::scim::client::{encode_path_segment, Pager, PagingReport, ScimClient, ScimError};
 use crate::scim::types::{ScimGroup, ScimUser};
 
 /// Items (users, groups and memberships) waiting between the halves at most. A group page can
@@ -45,8 +52,12 @@ const CHANNEL_PAGES: usize = 256;
 #[derive(Debug, Clone)]
 pub struct SyncOptions {
     pub resource_types: Vec<ResourceTypeId>,
-    /// Group reads by id in flight at once, when a list leaves members out.
+    /// Group reads by id in flight at once, when a list leaves members out (also the user
+    /// reads that settle memberships no user page showed).
     pub group_read_concurrency: usize,
+    /// Walks of each list before a list that keeps changing fails the sync
+    /// (`--max-list-walks`; see [`crate::scim::client::pager`]).
+    pub max_list_walks: u32,
 }
 
 impl Default for SyncOptions {
@@ -54,6 +65,7 @@ impl Default for SyncOptions {
         Self {
             resource_types: ResourceTypeId::ALL.to_vec(),
             group_read_concurrency: 4,
+            max_list_walks: DEFAULT_MAX_WALKS,
         }
     }
 }
@@ -73,6 +85,12 @@ pub struct SyncReport {
     pub memberships: u64,
     /// `GET /Groups/{id}` calls made because a list entry had no `members`.
     pub group_reads: u64,
+    /// Users read by id because a group listed them and no user page did (they were added, or
+    /// slipped past the user list, during the sync); each is in the file.
+    pub members_fetched: u64,
+    /// Memberships left out because their user was gone when read by id (removed during the
+    /// sync); each was logged.
+    pub memberships_dropped: u64,
     /// Requests sent, retries included.
     pub requests: u64,
     pub retries: u64,
@@ -105,8 +123,11 @@ pub enum SyncError {
 #[derive(Debug)]
 enum Batch {
     Users(Vec<ScimUser>, OwnedSemaphorePermit),
-    /// Groups with their members.
-    Groups(Vec<ScimGroup>, OwnedSemaphorePermit),
+    /// Groups with their members; (position, index) of those with members held back, whose
+    /// entitlements the writer keeps for [`Batch::Members`].
+    Groups(Vec<ScimGroup>, Vec<(usize, u32)>, OwnedSemaphorePermit),
+    /// More members of groups already written, by group index: only their membership grants.
+    Members(HeldMembers, OwnedSemaphorePermit),
     Finish,
 }
 
@@ -153,7 +174,7 @@ pub async fn run(
     progress.finish();
     // When both halves fail, the one that failed first is the cause: the fetch half's error
     // unless it only saw the writer go away.
-    let ((users_paging, groups_paging, group_reads), (summary, counts)) = match (fetched, written) {
+    let (fetched, (summary, counts)) = match (fetched, written) {
         (Err(SyncError::Writer(_)), Err(w)) => return Err(w),
         (Err(f), _) => return Err(f),
         (Ok(_), Err(w)) => return Err(w),
@@ -166,11 +187,13 @@ pub async fn run(
         users: counts.users,
         groups: counts.groups,
         memberships: counts.memberships,
-        group_reads,
+        group_reads: fetched.group_reads,
+        members_fetched: fetched.members_fetched,
+        memberships_dropped: fetched.memberships_dropped,
         requests: after.requests - before.requests,
         retries: after.retries - before.retries,
-        users_paging,
-        groups_paging,
+        users_paging: fetched.users_paging,
+        groups_paging: fetched.groups_paging,
         elapsed: started.elapsed(),
         write_load: counts.load,
         write_waited: counts.waited,
@@ -179,7 +202,15 @@ pub async fn run(
     })
 }
 
-type Fetched = (PagingReport, PagingReport, u64);
+/// What the fetch half did.
+#[derive(Debug, Default)]
+struct Fetched {
+    users_paging: PagingReport,
+    groups_paging: PagingReport,
+    group_reads: u64,
+    members_fetched: u64,
+    memberships_dropped: u64,
+}
 
 async fn fetch_half(
     client: &ScimClient,
@@ -187,18 +218,25 @@ async fn fetch_half(
     progress: &Progress,
     tx: &mpsc::Sender<Batch>,
 ) -> Result<Fetched, SyncError> {
-    let mut users = options.wants(ResourceTypeId::User).then(|| client.users());
-    let mut groups: Option<Pager<ScimGroup>> = options.wants(ResourceTypeId::Group).then(|| client.groups());
-    let mut users_paging = PagingReport::default();
-    let mut groups_paging = PagingReport::default();
-    let mut group_reads = 0;
+    let walks = options.max_list_walks;
+    let mut users = options
+        .wants(ResourceTypeId::User)
+        .then(|| client.users().with_max_walks(walks));
+    let mut users_done = false;
+    let mut groups: Option<Pager<ScimGroup>> = options
+        .wants(ResourceTypeId::Group)
+        .then(|| client.groups().with_max_walks(walks));
+    // Memberships are checked against the user list only when both are synced: a group-only
+    // sync holds no users to point at.
+    let mut waiting = (users.is_some() && groups.is_some()).then(WaitingMembers::default);
+    let mut fetched = Fetched::default();
     let queue = Arc::new(Semaphore::new(QUEUED_ITEMS as usize));
     // The two lists are walked side by side, each step taking a page from the one further
     // behind (by share of its totalResults), so that both end together. A group page brings
     // every membership of a hundred groups, most of the writer's work; spread among the user
     // pages, that work is done while the fetch is still busy instead of after it.
     loop {
-        let take_users = match (&users, &groups) {
+        let take_users = match (users.as_ref().filter(|_| !users_done), &groups) {
             (Some(_), None) => true,
             (None, Some(_)) => false,
             (None, None) => break,
@@ -209,17 +247,23 @@ async fn fetch_half(
             match pager.next_page().await? {
                 Some(page) => {
                     progress.add_page();
+                    let members = waiting.as_mut().map(|w| w.take_for(&page)).unwrap_or_default();
                     let permit = queue_slot(&queue, page.len()).await?;
                     send(tx, Batch::Users(page, permit)).await?;
+                    send_members(tx, &queue, members).await?;
                 }
                 None => {
-                    users_paging = pager.report().clone();
+                    fetched.users_paging = pager.report().clone();
                     tracing::info!(
-                        users = users_paging.distinct,
-                        pages = users_paging.pages,
+                        users = fetched.users_paging.distinct,
+                        pages = fetched.users_paging.pages,
+                        walks = fetched.users_paging.walks,
                         "users listed"
                     );
-                    users = None;
+                    // The pager stays: it knows which ids were listed.
+                    users_done = true;
+                    let members = waiting.as_mut().map(WaitingMembers::take_ready).unwrap_or_default();
+                    send_members(tx, &queue, members).await?;
                 }
             }
         } else {
@@ -227,18 +271,23 @@ async fn fetch_half(
             match pager.next_page().await? {
                 Some(page) => {
                     progress.add_page();
-                    let (page, reads) = complete_members(client, page, options.group_read_concurrency).await?;
-                    group_reads += reads;
+                    let (mut page, reads) = complete_members(client, page, options.group_read_concurrency).await?;
+                    fetched.group_reads += reads;
+                    let held = match (waiting.as_mut(), users.as_ref()) {
+                        (Some(w), Some(listed)) => w.hold_unlisted(&mut page, listed),
+                        _ => Vec::new(),
+                    };
                     let items = page.iter().map(|g| 1 + g.members.as_ref().map_or(0, Vec::len)).sum();
                     let permit = queue_slot(&queue, items).await?;
-                    send(tx, Batch::Groups(page, permit)).await?;
+                    send(tx, Batch::Groups(page, held, permit)).await?;
                 }
                 None => {
-                    groups_paging = pager.report().clone();
+                    fetched.groups_paging = pager.report().clone();
                     tracing::info!(
-                        groups = groups_paging.distinct,
-                        pages = groups_paging.pages,
-                        group_reads,
+                        groups = fetched.groups_paging.distinct,
+                        pages = fetched.groups_paging.pages,
+                        walks = fetched.groups_paging.walks,
+                        group_reads = fetched.group_reads,
                         "groups listed"
                     );
                     groups = None;
@@ -246,7 +295,193 @@ async fn fetch_half(
             }
         }
     }
-    Ok((users_paging, groups_paging, group_reads))
+    if let Some(w) = waiting.filter(|w| !w.by_user.is_empty()) {
+        settle_unlisted_members(client, options, w, tx, &queue, &mut fetched).await?;
+    }
+    Ok(fetched)
+}
+
+/// Memberships whose user no user page has shown yet, kept small: each group holding some gets
+/// an index (the writer keeps its entitlement under it), and each such user the indices of
+/// its groups.
+#[derive(Debug, Default)]
+struct WaitingMembers {
+    /// Group ids by index, for the warnings about members that are gone.
+    groups: Vec<String>,
+    by_user: HashMap<String, Vec<u32>>,
+    /// Memberships whose user has been listed since, by group index, gathered so that the
+    /// writer handles each group's in few calls rather than one per user page.
+    ready: HashMap<u32, Vec<String>>,
+    ready_count: usize,
+}
+
+/// Ready memberships gathered before they go to the writer: a few group pages' worth.
+const READY_MEMBERSHIPS: usize = 16_384;
+
+/// Memberships to write for groups already written: (group index, user ids).
+type HeldMembers = Vec<(u32, Vec<String>)>;
+
+impl WaitingMembers {
+    /// Keeps in each group only the members already listed as users and holds the others
+    /// back. Answers (position on the page, index) of each group that now holds some.
+    fn hold_unlisted(&mut self, page: &mut [ScimGroup], users: &Pager<ScimUser>) -> Vec<(usize, u32)> {
+        let mut held_groups = Vec::new();
+        for (position, group) in page.iter_mut().enumerate() {
+            let Some(members) = group.members.as_mut() else {
+                continue;
+            };
+            let index = self.groups.len() as u32;
+            let mut held = false;
+            members.retain_mut(|m| {
+                if m.value.is_empty() || users.has_seen(&m.value) {
+                    return true;
+                }
+                // The member's id moves here; the rest of it goes with the member.
+                let groups = self.by_user.entry(std::mem::take(&mut m.value)).or_default();
+                // A member listed twice in one group makes one grant.
+                if groups.last() != Some(&index) {
+                    groups.push(index);
+                }
+                held = true;
+                false
+            });
+            if held {
+                self.groups.push(group.id.clone());
+                held_groups.push((position, index));
+            }
+        }
+        held_groups
+    }
+
+    /// Moves the held memberships of the users on this page to the ready ones; answers them
+    /// once enough are ready.
+    fn take_for(&mut self, users: &[ScimUser]) -> HeldMembers {
+        if self.by_user.is_empty() {
+            return Vec::new();
+        }
+        for user in users {
+            let Some((id, groups)) = self.by_user.remove_entry(&user.id) else {
+                continue;
+            };
+            self.ready_count += groups.len();
+            for index in groups {
+                self.ready.entry(index).or_default().push(id.clone());
+            }
+        }
+        if self.ready_count < READY_MEMBERSHIPS {
+            return Vec::new();
+        }
+        self.take_ready()
+    }
+
+    /// Every ready membership.
+    fn take_ready(&mut self) -> HeldMembers {
+        self.ready_count = 0;
+        sorted(std::mem::take(&mut self.ready))
+    }
+}
+
+/// By group index, so that the grants come in the same order every time.
+fn sorted(by_group: HashMap<u32, Vec<String>>) -> HeldMembers {
+    let mut out: HeldMembers = by_group.into_iter().collect();
+    out.sort_by_key(|(index, _)| *index);
+    out
+}
+
+async fn send_members(tx: &mpsc::Sender<Batch>, queue: &Arc<Semaphore>, members: HeldMembers) -> Result<(), SyncError> {
+    if members.is_empty() {
+        return Ok(());
+    }
+    let items = members.iter().map(|(_, ids)| ids.len()).sum();
+    let permit = queue_slot(queue, items).await?;
+    send(tx, Batch::Members(members, permit)).await
+}
+
+/// Memberships still held when both lists are done: each user is read by id. One that exists
+/// (added during the sync, or missed by the user list) is written with its memberships; one
+/// that is gone (removed during the sync) takes its memberships with it, each logged.
+async fn settle_unlisted_members(
+    client: &ScimClient,
+    options: &SyncOptions,
+    mut waiting: WaitingMembers,
+    tx: &mpsc::Sender<Batch>,
+    queue: &Arc<Semaphore>,
+    fetched: &mut Fetched,
+) -> Result<(), SyncError> {
+    let mut ids: Vec<String> = waiting.by_user.keys().cloned().collect();
+    ids.sort();
+    tracing::info!(
+        users = ids.len(),
+        "groups list members that no user page showed; reading each by id"
+    );
+    let reads: Vec<Result<(String, Option<ScimUser>), ScimError>> = stream::iter(ids)
+        .map(|id| async move {
+            let user = get_user(client, &id).await?;
+            Ok((id, user))
+        })
+        .buffered(options.group_read_concurrency.max(1))
+        .collect()
+        .await;
+    let mut found = Vec::new();
+    let mut by_group: HashMap<u32, Vec<String>> = HashMap::new();
+    for read in reads {
+        let (id, user) = read?;
+        let groups = waiting.by_user.remove(&id).unwrap_or_default();
+        match user {
+            Some(mut user) => {
+                // The id the group gave is the one its grants are keyed on.
+                user.id.clone_from(&id);
+                for index in groups {
+                    by_group.entry(index).or_default().push(id.clone());
+                }
+                found.push(user);
+            }
+            None => {
+                let names: Vec<&str> = groups
+                    .iter()
+                    .filter_map(|i| waiting.groups.get(*i as usize))
+                    .map(String::as_str)
+                    .collect();
+                tracing::warn!(
+                    user = %id,
+                    groups = ?names,
+                    "a group listed this user as a member, but the user is gone (removed during                      the sync); leaving the membership out"
+                );
+                fetched.memberships_dropped += groups.len() as u64;
+            }
+        }
+    }
+    fetched.members_fetched = found.len() as u64;
+    let mut members = waiting.take_ready();
+    members.extend(sorted(by_group));
+    for chunk in found.chunks(100) {
+        let permit = queue_slot(queue, chunk.len()).await?;
+        send(tx, Batch::Users(chunk.to_vec(), permit)).await?;
+    }
+    send_members(tx, queue, members).await?;
+    if fetched.members_fetched > 0 || fetched.memberships_dropped > 0 {
+        tracing::warn!(
+            users_read = fetched.members_fetched,
+            memberships_dropped = fetched.memberships_dropped,
+            "memberships checked against the user list"
+        );
+    }
+    Ok(())
+}
+
+/// `GET /Users/{id}`: `None` when the user is gone (404).
+async fn get_user(client: &ScimClient, id: &str) -> Result<Option<ScimUser>, ScimError> {
+    let path = format!("/Users/{}", encode_path_segment(id));
+    let reply = client.get_reply(&path, &[]).await?;
+    match reply.status {
+        404 => Ok(None),
+        _ if reply.is_success() => reply.json(&format!("GET {path}")).map(Some),
+        status => Err(ScimError::Http {
+            request: format!("GET {path}"),
+            status,
+            detail: reply.detail(),
+        }),
+    }
 }
 
 /// How far a walk is: the share of its `totalResults` handed out (0 before the first page, and
@@ -351,6 +586,8 @@ fn write_half(
         .map(|r| (r.id, model::role_grant_entitlement(r)))
         .collect();
     let mut counts = WriteCounts::default();
+    // The `member` entitlement of each group whose members were partly held back, by index.
+    let mut held_entitlements: HashMap<u32, proto::Entitlement> = HashMap::new();
     let mut waited = Duration::ZERO;
     let cpu_at_start = procstat::thread_cpu_time();
     let loading = Instant::now();
@@ -372,8 +609,9 @@ fn write_half(
                 counts.users += users.len() as u64;
                 progress.add_users(users.len() as u64);
             }
-            Batch::Groups(groups, _room) => {
-                for group in &groups {
+            Batch::Groups(groups, held, _room) => {
+                let mut held = held.into_iter().peekable();
+                for (position, group) in groups.iter().enumerate() {
                     let resource = model::group_resource(group);
                     writer.put_resource(&resource)?;
                     writer.put_entitlement(&model::group_member_entitlement(&resource))?;
@@ -384,9 +622,29 @@ fn write_half(
                     writer.put_grants(&entitlement, ids.iter().map(String::as_str).zip(&principals))?;
                     counts.memberships += principals.len() as u64;
                     progress.add_memberships(principals.len() as u64);
+                    if let Some((_, index)) = held.next_if(|(p, _)| *p == position) {
+                        held_entitlements.insert(index, entitlement);
+                    }
                 }
                 counts.groups += groups.len() as u64;
                 progress.add_groups(groups.len() as u64);
+            }
+            Batch::Members(members, _room) => {
+                for (index, users) in &members {
+                    let Some(entitlement) = held_entitlements.get(index) else {
+                        return Err(SyncError::Writer(format!(
+                            "members for group #{index}, which was never written"
+                        )));
+                    };
+                    let principals: Vec<proto::ResourceId> = users
+                        .iter()
+                        .map(|u| proto::ResourceId::new(model::USER, u.clone()))
+                        .collect();
+                    let ids: Vec<String> = principals.iter().map(|p| model::grant_id(&entitlement.id, p)).collect();
+                    writer.put_grants(entitlement, ids.iter().map(String::as_str).zip(&principals))?;
+                    counts.memberships += principals.len() as u64;
+                    progress.add_memberships(principals.len() as u64);
+                }
             }
             Batch::Finish => {
                 counts.load = loading.elapsed();

@@ -6,6 +6,7 @@
 
 mod common;
 
+use baton_notion::scim::client::pager::Settled;
 use baton_notion::scim::client::ScimError;
 use baton_notion::sync::SyncError;
 use common::{assert_same, client, request_counts, sync_into, tempdir, Snapshot};
@@ -50,17 +51,20 @@ async fn missing_items_per_page_is_ignored() {
 }
 
 #[tokio::test]
-async fn an_inflated_total_ends_on_the_empty_page() {
+async fn an_inflated_total_is_confirmed_by_a_second_walk() {
     let mock = org(250, 20).await;
     let (result, _dir) = sync_with(&mock, PagingFault::InflatedTotalResults(1_000)).await;
     let report = result.expect("sync succeeds");
     assert_eq!(report.users, 250);
     assert_eq!(report.users_paging.total_results, Some(1_250));
     let (users, groups, _, _) = request_counts(&mock);
-    // One empty page past the end for each list, then one confirming walk (a list that ends
-    // short could also be one whose order shifted): never walking up to the claimed total.
-    assert_eq!((users, groups), (8, 4));
+    // Users: the short third page ends each walk. Groups: a first page of 20 when 1,020 are
+    // claimed could be a server that pages by 20, so each walk asks once more (and gets only
+    // the last group back). A walk that ends short of totalResults could also be one whose
+    // contents moved, so a second walk confirms: never walking up to the claimed total.
+    assert_eq!((users, groups), (6, 4));
     assert_eq!(report.users_paging.repair_passes, 1);
+    assert_eq!(report.users_paging.settled, Some(Settled::WalksAgree));
 }
 
 #[tokio::test]
@@ -76,6 +80,10 @@ async fn ids_repeated_across_pages_are_kept_once() {
     );
     assert_eq!(report.users_paging.distinct, 250);
     assert!(report.groups_paging.duplicates > 0);
+    // Each page starts an item early, which looks like an item come in before the walk's
+    // position with no growth of totalResults: one walk cannot vouch for the set. Every page
+    // said 250 and 250 ids were found, which can.
+    assert_eq!(report.users_paging.settled, Some(Settled::SameSizeThroughout));
 }
 
 #[tokio::test]
@@ -117,7 +125,7 @@ async fn reordering_between_requests_never_leaves_a_silent_gap() {
             }
             Err(SyncError::Scim(ScimError::Paging { detail, .. })) => {
                 eprintln!("reorder, {users} users: {detail}");
-                assert!(detail.contains("short of totalResults"), "{detail}");
+                assert!(detail.contains("did not settle"), "{detail}");
                 assert!(!path.exists());
             }
             Err(other) => panic!("expected success or a paging error, got {other}"),

@@ -136,6 +136,58 @@ async fn a_create_whose_answer_is_lost_is_not_repeated() {
     assert_eq!(writes(&mock, "POST"), 1, "{:#?}", mock.journal());
 }
 
+/// The outcome of re-adding a removed person must not depend on whether the POST's answer
+/// arrived: with it lost, the lookup finds the same reused account.
+#[tokio::test]
+async fn a_readded_person_whose_answer_is_lost_is_still_reported_reused() {
+    let mock = mock().await;
+    let c = client(&mock);
+    let id = plain_member(&mock);
+    let person = mock.truth().user(&id).cloned().expect("member");
+    run(&c, &Operation::DeleteUser { user_id: id.clone() }).await;
+    mock.faults().script([Fault::None, Fault::LostResponse]);
+    let outcome = execute(&c, &account("Totally", "Different", &person.user_name, None))
+        .await
+        .expect("re-added");
+    assert_eq!(outcome.result, Effect::ReusedExistingAccount);
+    assert_eq!(outcome.details["user"]["id"], id.as_str());
+    assert_eq!(writes(&mock, "POST"), 1, "{:#?}", mock.journal());
+}
+
+/// Every read is retried alike: a malformed or cut-off 200 to the lookups of create, grant and
+/// delete is read again, as the sync's pages are.
+#[tokio::test]
+async fn lookups_with_broken_answers_are_retried() {
+    for fault in [Fault::Malformed, Fault::Truncate] {
+        let mock = mock().await;
+        let c = client(&mock);
+        mock.faults().script([fault]);
+        let outcome = execute(&c, &account("Bo", "Retry", "bo.retry@example.com", None))
+            .await
+            .unwrap_or_else(|e| panic!("{fault}: the create's lookup was not retried: {e}"));
+        assert_eq!(outcome.result, Effect::Created, "{fault}");
+
+        let id = plain_member(&mock);
+        mock.faults().script([fault]);
+        let granted = execute(
+            &c,
+            &Operation::Grant {
+                target: Target::Role("membership_admin".into()),
+                user_id: id.clone(),
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{fault}: the grant's read was not retried: {e}"));
+        assert_eq!(granted.result, Effect::Granted, "{fault}");
+
+        mock.faults().script([fault]);
+        let deleted = execute(&c, &Operation::DeleteUser { user_id: id })
+            .await
+            .unwrap_or_else(|e| panic!("{fault}: the delete's read was not retried: {e}"));
+        assert_eq!(deleted.result, Effect::Deleted, "{fault}");
+    }
+}
+
 #[tokio::test]
 async fn a_create_that_never_arrived_is_sent_again_once() {
     for fault in [
@@ -530,14 +582,6 @@ async fn the_binary_prints_json_and_checks_before_sending() {
         vec!["-p", "--revoke-grant", "role:owner:assigned"],
         vec!["-p", "--create-account-profile", "{\"first_name\":\"x\"}"],
         vec!["-p", "--delete-resource", &group, "--delete-resource-type", "group"],
-        vec![
-            "--grant-entitlement",
-            "role:owner:assigned",
-            "--grant-principal",
-            &user,
-            "--grant-principal-type",
-            "user",
-        ],
     ] {
         let out = run_binary(dir.path(), &args, &env).await;
         assert!(!out.status.success(), "{args:?}");
@@ -546,6 +590,24 @@ async fn the_binary_prints_json_and_checks_before_sending() {
         assert!(!stderr.contains(&token) && !String::from_utf8_lossy(&out.stdout).contains(&token));
     }
     assert_eq!(mock.journal().len(), before, "no request for a refused command line");
+
+    // As in baton-sdk, a one-shot flag enables provisioning by itself: no -p needed.
+    let out = run_binary(
+        dir.path(),
+        &[
+            "--grant-entitlement",
+            "role:restricted_member:assigned",
+            "--grant-principal",
+            &user,
+            "--grant-principal-type",
+            "user",
+        ],
+        &env,
+    )
+    .await;
+    assert!(out.status.success(), "{out:?}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(json["result"], "granted");
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
 //! Faults on demand, per token: rate limits, scripted and seeded-random failures, latency,
-//! broken connections and bodies, and list pathologies.
+//! broken connections and bodies, list pathologies, and churn (the org changing under a walk,
+//! see [`ChurnStep`]).
 //!
 //! When a fault strikes matters to a client that retries writes, so each kind says whether the
 //! request was carried out:
@@ -18,6 +19,11 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
+
+mod churn;
+
+pub(crate) use churn::apply as apply_churn;
+pub use churn::{ChurnList, ChurnOp, ChurnStep};
 
 /// One thing that can go wrong with one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -174,6 +180,10 @@ pub struct FaultSettings {
     /// Rotate list results by a random offset on every request, so pages overlap and skip.
     pub reorder: bool,
     pub paging: Option<PagingFault>,
+    /// Changes to the org, each made once when the token's list requests of its target reach
+    /// its `after` (counted from when the churn was set), before the next one is answered.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub churn: Vec<ChurnStep>,
 }
 
 #[derive(Debug, Default)]
@@ -183,14 +193,37 @@ struct TokenFaults {
     random_rng: Option<ChaCha8Rng>,
     window: Option<(Instant, u32)>,
     reorder_rng: Option<ChaCha8Rng>,
+    /// List requests of `/Users` and `/Groups` since the churn was set.
+    list_requests: [u64; 2],
+    /// Bumped whenever the churn is replaced, so that a step fired under an older churn does
+    /// not record its ids into a newer one.
+    churn_generation: u64,
+}
+
+impl TokenFaults {
+    fn reset_churn_counts(&mut self) {
+        self.list_requests = [0, 0];
+        self.churn_generation += 1;
+    }
 }
 
 /// What the fault layer decided for one request.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Decision {
     pub fault: Fault,
     pub latency: Duration,
     pub list: ListShaping,
+    /// Churn steps due before this request is answered, to apply to the org in order and then
+    /// report with [`FaultBook::record_churn`].
+    pub churn: Vec<DueChurn>,
+}
+
+/// A churn step that fired, and where to record what it did.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct DueChurn {
+    pub step: ChurnStep,
+    index: usize,
+    generation: u64,
 }
 
 /// How list handlers bend their answer for this request.
@@ -215,6 +248,7 @@ impl FaultBook {
         entry.random_rng = settings.random.as_ref().map(|r| ChaCha8Rng::seed_from_u64(r.seed));
         entry.reorder_rng = settings.reorder.then(|| ChaCha8Rng::seed_from_u64(0x5eed));
         entry.window = None;
+        entry.reset_churn_counts();
         entry.settings = settings;
     }
 
@@ -246,6 +280,9 @@ impl FaultBook {
         if s.rate_limit != entry.settings.rate_limit {
             entry.window = None;
         }
+        if s.churn != entry.settings.churn {
+            entry.reset_churn_counts();
+        }
         entry.script = s.script.iter().copied().collect();
         entry.settings = s;
     }
@@ -254,16 +291,47 @@ impl FaultBook {
         self.tokens.lock().clear();
     }
 
-    /// Decides the fate of one request made with `token_id`.
-    pub fn decide(&self, token_id: &str) -> Decision {
+    /// Fills in what a fired churn step did (the ids it removed, added or moved).
+    pub fn record_churn(&self, token_id: &str, due: &DueChurn, ids: Vec<String>) {
+        let mut map = self.tokens.lock();
+        if let Some(t) = map.get_mut(token_id) {
+            if t.churn_generation == due.generation {
+                if let Some(step) = t.settings.churn.get_mut(due.index) {
+                    step.applied = Some(ids);
+                }
+            }
+        }
+    }
+
+    /// Decides the fate of one request made with `token_id`; `list` names the collection when
+    /// the request lists `/Users` or `/Groups`.
+    pub fn decide(&self, token_id: &str, list: Option<ChurnList>) -> Decision {
         let mut map = self.tokens.lock();
         let Some(t) = map.get_mut(token_id) else {
             return Decision {
                 fault: Fault::None,
                 latency: Duration::ZERO,
                 list: ListShaping::default(),
+                churn: Vec::new(),
             };
         };
+        let mut churn = Vec::new();
+        if let Some(list) = list {
+            let served = &mut t.list_requests[list.index()];
+            for (index, step) in t.settings.churn.iter_mut().enumerate() {
+                if step.target == list && step.applied.is_none() && step.after <= *served {
+                    // Marked now, under the lock, so that a concurrent request cannot fire it
+                    // again; the ids are filled in once the org has changed.
+                    step.applied = Some(Vec::new());
+                    churn.push(DueChurn {
+                        step: step.clone(),
+                        index,
+                        generation: t.churn_generation,
+                    });
+                }
+            }
+            *served += 1;
+        }
         let mut fault = Fault::None;
         if let Some(limit) = t.settings.rate_limit {
             let now = Instant::now();
@@ -307,6 +375,7 @@ impl FaultBook {
                 paging: t.settings.paging,
                 rotate,
             },
+            churn,
         }
     }
 }
@@ -352,6 +421,13 @@ impl FaultControls {
 
     pub fn paging(&self, paging: Option<PagingFault>) -> &Self {
         self.book.update(&self.token_id, |s| s.paging = paging);
+        self
+    }
+
+    /// Replaces the churn steps; list requests are counted afresh from here.
+    pub fn churn(&self, steps: impl IntoIterator<Item = ChurnStep>) -> &Self {
+        let steps: Vec<ChurnStep> = steps.into_iter().collect();
+        self.book.update(&self.token_id, |s| s.churn = steps);
         self
     }
 

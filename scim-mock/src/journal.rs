@@ -48,37 +48,118 @@ impl fmt::Display for JournalEntry {
     }
 }
 
-/// A bounded journal: past `capacity` entries, the oldest are dropped.
+/// How much the journal keeps: past either bound the oldest entries are dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JournalLimits {
+    pub max_entries: usize,
+    /// Bytes of the entries kept (bodies, paths and queries, plus a fixed cost each).
+    pub max_bytes: usize,
+}
+
+impl Default for JournalLimits {
+    fn default() -> Self {
+        JournalLimits {
+            max_entries: crate::server::DEFAULT_JOURNAL_CAPACITY,
+            max_bytes: DEFAULT_JOURNAL_MAX_BYTES,
+        }
+    }
+}
+
+/// The journal's default byte bound: 200 rejected half-megabyte bodies no longer grow the
+/// server by 100 MB.
+pub const DEFAULT_JOURNAL_MAX_BYTES: usize = 16 << 20;
+
+/// What the journal holds now, and how much it dropped to stay within its limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalStatus {
+    pub entries: usize,
+    pub bytes: usize,
+    /// Entries dropped (the oldest first) since the journal was last cleared.
+    pub dropped: u64,
+    pub limits: JournalLimits,
+}
+
+/// What an entry costs the journal, roughly what it holds in memory.
+fn entry_size(e: &JournalEntry) -> usize {
+    const FIXED: usize = 128;
+    FIXED
+        + e.method.len()
+        + e.path.len()
+        + e.query.as_ref().map_or(0, String::len)
+        + e.body.as_ref().map_or(0, String::len)
+        + e.fault.as_ref().map_or(0, String::len)
+        + e.token.as_ref().map_or(0, String::len)
+}
+
+#[derive(Debug, Default)]
+struct Kept {
+    entries: VecDeque<(JournalEntry, usize)>,
+    seq: u64,
+    bytes: usize,
+    dropped: u64,
+}
+
+/// A journal bounded in entries and in bytes: the newest are kept.
 #[derive(Debug)]
 pub(crate) struct Journal {
-    inner: Mutex<(VecDeque<JournalEntry>, u64)>,
-    capacity: usize,
+    inner: Mutex<(Kept, JournalLimits)>,
 }
 
 impl Journal {
-    pub fn new(capacity: usize) -> Self {
+    pub fn new(limits: JournalLimits) -> Self {
         Journal {
-            inner: Mutex::new((VecDeque::new(), 0)),
-            capacity,
+            inner: Mutex::new((Kept::default(), limits)),
         }
     }
 
     pub fn record(&self, mut entry: JournalEntry) {
         let mut inner = self.inner.lock();
-        inner.1 += 1;
-        entry.seq = inner.1;
-        if inner.0.len() >= self.capacity {
-            inner.0.pop_front();
-        }
-        inner.0.push_back(entry);
+        let (kept, limits) = &mut *inner;
+        kept.seq += 1;
+        entry.seq = kept.seq;
+        let size = entry_size(&entry);
+        kept.bytes += size;
+        kept.entries.push_back((entry, size));
+        evict(kept, *limits);
     }
 
     pub fn entries(&self) -> Vec<JournalEntry> {
-        self.inner.lock().0.iter().cloned().collect()
+        self.inner.lock().0.entries.iter().map(|(e, _)| e.clone()).collect()
     }
 
     pub fn clear(&self) {
-        self.inner.lock().0.clear();
+        let mut inner = self.inner.lock();
+        inner.0.entries.clear();
+        inner.0.bytes = 0;
+        inner.0.dropped = 0;
+    }
+
+    pub fn status(&self) -> JournalStatus {
+        let inner = self.inner.lock();
+        JournalStatus {
+            entries: inner.0.entries.len(),
+            bytes: inner.0.bytes,
+            dropped: inner.0.dropped,
+            limits: inner.1,
+        }
+    }
+
+    pub fn set_limits(&self, limits: JournalLimits) {
+        let mut inner = self.inner.lock();
+        inner.1 = limits;
+        let (kept, limits) = &mut *inner;
+        evict(kept, *limits);
+    }
+}
+
+/// Drops the oldest entries until both bounds hold (the newest entry always stays).
+fn evict(kept: &mut Kept, limits: JournalLimits) {
+    while kept.entries.len() > 1 && (kept.entries.len() > limits.max_entries.max(1) || kept.bytes > limits.max_bytes) {
+        if let Some((_, size)) = kept.entries.pop_front() {
+            kept.bytes -= size;
+            kept.dropped += 1;
+        }
     }
 }
 

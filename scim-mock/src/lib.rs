@@ -18,7 +18,8 @@
 //! - `model`: the org: accounts that outlive memberships, workspaces, groups, tokens.
 //! - `seed`: deterministic fake orgs from a seed; `org_file`: orgs written as JSON.
 //! - [`quirks`]: one switch per unknown behaviour.
-//! - [`faults`]: rate limits, scripted and random failures, broken bodies, list pathologies.
+//! - [`faults`]: rate limits, scripted and random failures, broken bodies, list pathologies,
+//!   deterministic churn (the org changing under a walk).
 //! - [`journal`]: what was received, for assertions and expectations.
 //! - [`filter`] and [`patch_path`]: the SCIM filter and PATCH path grammars, parsed and printed.
 //! - `patch` and `user_doc`: PATCH applied to a resource's JSON document, validated whole.
@@ -43,9 +44,11 @@ mod truth;
 mod user_doc;
 
 pub use error::ScimError;
-pub use faults::{Fault, FaultControls, FaultSettings, PagingFault, RandomFaults, RateLimit};
+pub use faults::{
+    ChurnList, ChurnOp, ChurnStep, Fault, FaultControls, FaultSettings, PagingFault, RandomFaults, RateLimit,
+};
 pub use http::MAX_BODY_BYTES;
-pub use journal::{Expectation, JournalEntry};
+pub use journal::{Expectation, JournalEntry, JournalLimits, JournalStatus, DEFAULT_JOURNAL_MAX_BYTES};
 pub use model::{Account, Group, Member, Org, PersonName, Role, Token, Workspace};
 pub use org_file::{GroupFile, OrgFile, PersonFile, TokenFile, WorkspaceFile};
 pub use quirks::Quirks;
@@ -61,6 +64,7 @@ pub async fn serve_org(
     org: Org,
     quirks: Quirks,
     faults: Vec<(String, FaultSettings)>,
+    journal: JournalLimits,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let book = std::sync::Arc::new(faults::FaultBook::default());
@@ -72,7 +76,7 @@ pub async fn serve_org(
         org: parking_lot::RwLock::new(org),
         quirks: parking_lot::RwLock::new(quirks),
         faults: book,
-        journal: journal::Journal::new(DEFAULT_JOURNAL_CAPACITY),
+        journal: journal::Journal::new(journal),
     });
     http::serve(listener, shared, shutdown).await;
 }

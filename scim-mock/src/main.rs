@@ -66,6 +66,13 @@ struct ServeArgs {
     /// Log each request at this level and above (error, warn, info, debug, trace).
     #[arg(long, default_value = "info")]
     log_level: String,
+    /// The request journal keeps at most this many entries (the newest).
+    #[arg(long, default_value_t = notion_scim_mock::DEFAULT_JOURNAL_CAPACITY)]
+    journal_max_entries: usize,
+    /// The request journal keeps at most this many bytes of entries (the newest); see
+    /// GET /__admin/journal/status for how many it dropped.
+    #[arg(long, default_value_t = notion_scim_mock::DEFAULT_JOURNAL_MAX_BYTES)]
+    journal_max_bytes: usize,
 }
 
 /// Faults for one token (the first workspace's unless --fault-token says otherwise). All can be
@@ -92,6 +99,14 @@ struct FaultArgs {
     /// Rotate list results by a random offset on every request.
     #[arg(long)]
     reorder: bool,
+    /// Change the org under a walk, deterministically: after the token's Nth list request of
+    /// users (or groups), delete, insert or move M of them at list position P (0-based) before
+    /// the next list request is answered. `after=N,OP=TARGET,at=P,count=M[,to=Q][,links=K]`,
+    /// OP delete|insert|move, TARGET users|groups; `to` is where `move` puts them; `links`:
+    /// each inserted user joins the last K groups, each inserted group holds the first K
+    /// users. Repeat the flag for several steps. E.g. `--churn after=3,delete=users,at=0,count=10`.
+    #[arg(long, value_name = "STEP")]
+    churn: Vec<notion_scim_mock::ChurnStep>,
     /// A list pathology: zero-items-per-page, missing-items-per-page, inflated-total-results=N,
     /// duplicate-across-pages, endless-pages.
     #[arg(long)]
@@ -197,6 +212,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         latency_ms: f.latency_ms,
         reorder: f.reorder,
         paging: f.paging.map(|p| p.0),
+        churn: f.churn,
     };
     let listener = tokio::net::TcpListener::bind(&args.addr)
         .await
@@ -216,7 +232,19 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    notion_scim_mock::serve_org(listener, org, args.quirks, vec![(fault_token, settings)], shutdown).await;
+    let journal = notion_scim_mock::JournalLimits {
+        max_entries: args.journal_max_entries,
+        max_bytes: args.journal_max_bytes,
+    };
+    notion_scim_mock::serve_org(
+        listener,
+        org,
+        args.quirks,
+        vec![(fault_token, settings)],
+        journal,
+        shutdown,
+    )
+    .await;
     Ok(())
 }
 

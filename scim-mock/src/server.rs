@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 
 use crate::faults::{FaultBook, FaultControls};
 use crate::http::{serve, Shared};
-use crate::journal::{Expectation, Journal, JournalEntry};
+use crate::journal::{Expectation, Journal, JournalEntry, JournalLimits, JournalStatus};
 use crate::model::Org;
 use crate::org_file::OrgFile;
 use crate::quirks::Quirks;
@@ -40,7 +40,7 @@ pub struct MockServerBuilder {
     quirks: Quirks,
     token: Option<String>,
     addr: String,
-    journal_capacity: usize,
+    journal: JournalLimits,
 }
 
 impl Default for MockServerBuilder {
@@ -51,7 +51,7 @@ impl Default for MockServerBuilder {
             quirks: Quirks::default(),
             token: None,
             addr: "127.0.0.1:0".into(),
-            journal_capacity: DEFAULT_JOURNAL_CAPACITY,
+            journal: JournalLimits::default(),
         }
     }
 }
@@ -119,8 +119,15 @@ impl MockServerBuilder {
         self
     }
 
+    /// At most this many journal entries are kept (the newest).
     pub fn journal_capacity(mut self, capacity: usize) -> Self {
-        self.journal_capacity = capacity.max(1);
+        self.journal.max_entries = capacity.max(1);
+        self
+    }
+
+    /// At most this many bytes of journal entries are kept (the newest).
+    pub fn journal_max_bytes(mut self, bytes: usize) -> Self {
+        self.journal.max_bytes = bytes;
         self
     }
 
@@ -170,7 +177,7 @@ impl MockServerBuilder {
             org: RwLock::new(org),
             quirks: RwLock::new(self.quirks),
             faults: Arc::new(FaultBook::default()),
-            journal: Journal::new(self.journal_capacity),
+            journal: Journal::new(self.journal),
         });
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(serve(listener, shared.clone(), async {
@@ -306,6 +313,15 @@ impl MockServer {
     /// Alias of [`MockServer::journal`], after wiremock's name.
     pub fn received_requests(&self) -> Vec<JournalEntry> {
         self.journal()
+    }
+
+    /// How full the journal is, its limits, and how many old entries it dropped.
+    pub fn journal_status(&self) -> JournalStatus {
+        self.shared.journal.status()
+    }
+
+    pub fn set_journal_limits(&self, limits: JournalLimits) {
+        self.shared.journal.set_limits(limits);
     }
 
     pub fn clear_journal(&self) {

@@ -1,4 +1,6 @@
-//! The org's ground truth: what a correct sync of a workspace must find.
+//! The org's ground truth: what a correct sync of a workspace must find. What `GET /__admin/truth`
+//! and `notion-scim-mock truth` print, and what `--org FILE` reads back (see `org_file.rs`): the
+//! types refuse unknown fields so that nothing in a dump is silently dropped.
 
 use serde::{Deserialize, Serialize};
 
@@ -6,6 +8,7 @@ use crate::model::{Org, Role};
 
 /// One workspace as SCIM should show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GroundTruth {
     pub workspace_id: String,
     pub workspace_name: String,
@@ -19,6 +22,7 @@ pub struct GroundTruth {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TruthUser {
     pub id: String,
     pub user_name: String,
@@ -41,6 +45,7 @@ impl TruthUser {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TruthGroup {
     pub id: String,
     pub display_name: String,
@@ -50,6 +55,7 @@ pub struct TruthGroup {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TruthGuest {
     pub id: String,
     pub email: String,
@@ -57,6 +63,7 @@ pub struct TruthGuest {
 
 /// A token, without its secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TruthToken {
     pub id: String,
     pub creator: String,
@@ -65,6 +72,7 @@ pub struct TruthToken {
 
 /// Every workspace of the org.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct OrgTruth {
     pub name: String,
     pub verified_domains: Vec<String>,

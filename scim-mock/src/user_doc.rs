@@ -129,7 +129,7 @@ pub(crate) fn read_active(v: &Value) -> Result<bool, ScimError> {
 }
 
 /// Reads and validates a whole user document. `previous` is the document before a change,
-/// used to see whether `displayName` was the attribute changed.
+/// used to see which part of the name (if any) the change touched.
 pub(crate) fn read(doc: &Map<String, Value>, previous: Option<&Map<String, Value>>) -> Result<UserInput, ScimError> {
     let email = match get_ci(doc, "userName") {
         Some(v) => string(v, "userName")?.trim().to_lowercase(),
@@ -144,33 +144,23 @@ pub(crate) fn read(doc: &Map<String, Value>, previous: Option<&Map<String, Value
             "userName must be an email address, got {email:?}"
         )));
     }
-    let mut name = match get_ci(doc, "name") {
+    let name = match get_ci(doc, "name") {
         None | Some(Value::Null) => PersonName::default(),
-        Some(Value::Object(n)) => PersonName {
-            formatted: opt_string(n, "formatted", "name.formatted")?,
-            given: opt_string(n, "givenName", "name.givenName")?,
-            family: opt_string(n, "familyName", "name.familyName")?,
-        },
+        Some(Value::Object(n)) => read_name(n)?,
         Some(_) => return Err(ScimError::InvalidValue("name must be an object".into())),
     };
     let display = opt_string(doc, "displayName", "displayName")?;
-    let before = |key: &str| previous.and_then(|p| get_ci(p, key));
-    let name_changed = previous.is_none() || before("name") != get_ci(doc, "name");
-    let display_changed = previous.is_none() || before("displayName") != get_ci(doc, "displayName");
-    let old_formatted = before("name").and_then(|n| n.get("formatted")).and_then(Value::as_str);
-    if let (Some(given), Some(family)) = (&name.given, &name.family) {
-        // Notion keeps one name: a change of its parts rewrites the whole.
-        if name_changed && (name.formatted.is_none() || name.formatted.as_deref() == old_formatted) {
-            name.formatted = Some(format!("{given} {family}"));
+    let name = match previous {
+        None => new_name(name, display),
+        Some(p) => {
+            let old = match get_ci(p, "name") {
+                Some(Value::Object(n)) => read_name(n)?,
+                _ => PersonName::default(),
+            };
+            let display_changed = get_ci(p, "displayName") != get_ci(doc, "displayName");
+            changed_name(&old, name, display.filter(|_| display_changed))
         }
-    }
-    if let Some(d) = display {
-        // Only a displayName the request changed (or, on creation, the only name given)
-        // becomes the name: a nameless record shows its email there and must keep no name.
-        if display_changed && (!name_changed || name == PersonName::default()) {
-            name.formatted = Some(d);
-        }
-    }
+    };
     let mut secondary_email = None;
     match get_ci(doc, "emails") {
         None | Some(Value::Null) => {}
@@ -242,6 +232,67 @@ pub(crate) fn read(doc: &Map<String, Value>, previous: Option<&Map<String, Value
         photo,
         attributes,
     })
+}
+
+fn read_name(n: &Map<String, Value>) -> Result<PersonName, ScimError> {
+    Ok(PersonName {
+        formatted: opt_string(n, "formatted", "name.formatted")?,
+        given: opt_string(n, "givenName", "name.givenName")?,
+        family: opt_string(n, "familyName", "name.familyName")?,
+    })
+}
+
+/// Given and family name as one string, when there is any.
+fn joined(given: &Option<String>, family: &Option<String>) -> Option<String> {
+    match (given, family) {
+        (Some(g), Some(f)) => Some(format!("{g} {f}")),
+        (Some(one), None) | (None, Some(one)) => Some(one.clone()),
+        (None, None) => None,
+    }
+}
+
+/// The name of a new user: given and family without `formatted` make it; a `displayName` is
+/// the name only when the request gives no other.
+fn new_name(mut name: PersonName, display: Option<String>) -> PersonName {
+    if name.formatted.is_none() && name.given.is_some() && name.family.is_some() {
+        name.formatted = joined(&name.given, &name.family);
+    }
+    match display {
+        Some(d) if name == PersonName::default() => PersonName {
+            formatted: Some(d),
+            ..PersonName::default()
+        },
+        _ => name,
+    }
+}
+
+/// The name after a change. Notion stores one name [N], so one change must leave one
+/// consistent name: a change of the parts rewrites `formatted`; a new `formatted` (or a new
+/// `displayName`, which is the same name) replaces the whole, keeping the parts only where
+/// they still spell it. Otherwise the old given name would go on matching `given_name`
+/// filters under a name the record no longer shows. `display` is the `displayName` when the
+/// request changed it.
+fn changed_name(old: &PersonName, mut name: PersonName, display: Option<String>) -> PersonName {
+    let formatted_changed = name.formatted != old.formatted;
+    let parts_changed = name.given != old.given || name.family != old.family;
+    if !formatted_changed && !parts_changed {
+        // The name is as it was: only a new displayName can rename the person.
+        let Some(d) = display else {
+            return name;
+        };
+        name.formatted = Some(d);
+    } else if !formatted_changed || name.formatted.is_none() {
+        // The parts changed (or `formatted` was removed): they make the whole.
+        if let Some(whole) = joined(&name.given, &name.family) {
+            name.formatted = Some(whole);
+        }
+        return name;
+    }
+    if joined(&name.given, &name.family) != name.formatted {
+        name.given = None;
+        name.family = None;
+    }
+    name
 }
 
 /// Notion keeps one phone number: the primary, else the first with a value; its type stays.

@@ -409,7 +409,13 @@ async fn a_write_to_an_inactive_record_does_not_remove_it() {
         .start()
         .await;
     let t = mock.truth();
-    let inactive = t.users.iter().find(|u| !u.active).expect("an inactive record").id.clone();
+    let inactive = t
+        .users
+        .iter()
+        .find(|u| !u.active)
+        .expect("an inactive record")
+        .id
+        .clone();
     let r = patch(
         &mock,
         &format!("/Users/{inactive}"),

@@ -29,7 +29,8 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 
 use super::data::{
-    Dataset, EntitlementRow, GrantRow, GroupTraitRow, ResourceRow, ResourceTypeRow, RoleTraitRow, SyncRun, UserTraitRow,
+    Dataset, EntitlementRow, ExclusionGroupRow, GrantRow, GroupTraitRow, LicenseProfileRow, ResourceRow,
+    ResourceTypeRow, RoleTraitRow, SyncRun, UserTraitRow,
 };
 use super::proto::{self, entitlement::PurposeValue, resource_type::Trait, status::ResourceStatus, user_trait};
 
@@ -187,6 +188,16 @@ pub enum DecodeError {
         first_row: i64,
         second_row: i64,
     },
+}
+
+/// One stored object of a sync run, undecoded (see [`C1z::raw_objects`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawObject {
+    /// `v1_resource_types`, `v1_resources`, `v1_entitlements` or `v1_grants`.
+    pub table: &'static str,
+    pub external_id: String,
+    /// The protobuf message (`ResourceType`, `Resource`, `Entitlement`, `Grant`).
+    pub data: Vec<u8>,
 }
 
 /// An opened c1z: the decompressed database (a temporary file, deleted on drop) and its sync
@@ -355,6 +366,16 @@ impl C1z {
                 .map(|t| RoleTraitRow {
                     profile: profile_map(t.profile.as_ref()),
                 });
+            let license_profile = at
+                .find_annotation::<proto::LicenseProfileTrait>(&msg.annotations, proto::names::LICENSE_PROFILE_TRAIT)?
+                .map(|t| LicenseProfileRow {
+                    license_name: t.license_name,
+                    entitlement_ids: t.entitlement_ids,
+                    purchased_seats: t.purchased_seats,
+                    consumed_seats: t.consumed_seats,
+                    cost_per_unit_in_cents: t.cost_per_unit_in_cents,
+                    currency: t.currency,
+                });
             let row = ResourceRow {
                 resource_type: id.resource_type.clone(),
                 id: id.resource.clone(),
@@ -370,6 +391,7 @@ impl C1z {
                     .as_ref()
                     .map(|s| enum_name(s.status, ResourceStatus::short_name)),
                 annotations: type_urls(&msg.annotations),
+                license_profile,
             };
             dataset.resources.insert(key, row);
         }
@@ -384,6 +406,16 @@ impl C1z {
             )?;
             at.expect_column(&raw.columns[0], "resource_type_id", &resource_id.resource_type)?;
             at.expect_column(&raw.columns[1], "resource_id", &resource_id.resource)?;
+            let exclusion_group = at
+                .find_annotation::<proto::EntitlementExclusionGroup>(
+                    &msg.annotations,
+                    proto::names::ENTITLEMENT_EXCLUSION_GROUP,
+                )?
+                .map(|g| ExclusionGroupRow {
+                    exclusion_group_id: g.exclusion_group_id,
+                    order: g.order,
+                    is_default: g.is_default,
+                });
             let row = EntitlementRow {
                 id: msg.id.clone(),
                 resource: resource_key(resource_id),
@@ -393,6 +425,7 @@ impl C1z {
                 purpose: enum_name(msg.purpose, PurposeValue::short_name),
                 grantable_to: msg.grantable_to.into_iter().map(|rt| rt.id).collect(),
                 annotations: type_urls(&msg.annotations),
+                exclusion_group,
             };
             dataset.entitlements.insert(msg.id, row);
         }
@@ -436,6 +469,23 @@ impl C1z {
         }
 
         Ok(dataset)
+    }
+
+    /// Every object of sync run `sync_id` as stored, for comparisons that reach below the
+    /// fields [`C1z::dataset`] reads: tables in the order resource types, resources,
+    /// entitlements, grants, rows in row order.
+    pub fn raw_objects(&self, sync_id: &str) -> Result<Vec<RawObject>, DecodeError> {
+        let mut out = Vec::new();
+        for table in [RESOURCE_TYPES, RESOURCES, ENTITLEMENTS, GRANTS] {
+            for raw in self.rows(table, sync_id, &[])? {
+                out.push(RawObject {
+                    table,
+                    external_id: raw.external_id,
+                    data: raw.data,
+                });
+            }
+        }
+        Ok(out)
     }
 
     /// The rows of `table` in sync run `sync_id`, in row order, with the `extra` columns (as

@@ -51,6 +51,28 @@ pub struct ResourceRow {
     pub status: Option<String>,
     /// Type URLs of every annotation, the traits included, in file order.
     pub annotations: Vec<String>,
+    /// The `LicenseProfileTrait` annotation's content, if the resource carries one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub license_profile: Option<LicenseProfileRow>,
+}
+
+/// `LicenseProfileTrait`: the seat a resource stands for, and the entitlements that grant it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct LicenseProfileRow {
+    pub license_name: String,
+    pub entitlement_ids: Vec<String>,
+    pub purchased_seats: i64,
+    pub consumed_seats: i64,
+    pub cost_per_unit_in_cents: i64,
+    pub currency: String,
+}
+
+/// `EntitlementExclusionGroup`: the group of mutually exclusive entitlements this one is in.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ExclusionGroupRow {
+    pub exclusion_group_id: String,
+    pub order: u32,
+    pub is_default: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -88,6 +110,9 @@ pub struct EntitlementRow {
     /// Resource type ids the entitlement can be granted to.
     pub grantable_to: Vec<String>,
     pub annotations: Vec<String>,
+    /// The `EntitlementExclusionGroup` annotation's content, if the entitlement carries one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exclusion_group: Option<ExclusionGroupRow>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]

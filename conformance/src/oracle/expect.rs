@@ -7,7 +7,7 @@
 //! published behaviour pins it. Fields a connector may choose freely (descriptions, extra
 //! annotations, extra profile keys) are not judged, so that any correct connector passes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use serde_json::Value;
@@ -337,4 +337,128 @@ pub fn render(diffs: &[String], actual: &Dataset, expected: &Expected) -> String
         let _ = write!(out, "\n  ... and {} more", diffs.len() - MAX_LISTED);
     }
     out
+}
+
+// ---------------------------------------------------------------- a sync while the org changed
+
+/// The users and groups present both before and after a sync that ran while the workspace
+/// changed: if they never left in between, a correct file holds every one of them.
+#[derive(Debug, Clone, Default)]
+pub struct StableSet {
+    /// What those users and groups must look like in the file: [`derive`] of the truth after
+    /// the sync, kept to the stable users and groups, and to the memberships between them
+    /// that held both before and after.
+    pub expected: Expected,
+    /// Grant ids between stable resources that the file may hold or not: a membership that
+    /// held only before or only after, a role that changed.
+    pub either_way: BTreeSet<String>,
+    /// `<type>:<id>` of every user and group that existed before or after the sync, or was
+    /// added during it: the only ones a file may hold.
+    pub existed: BTreeSet<String>,
+}
+
+/// The stable set of a sync that ran between `before` and `after`; `appeared` holds the ids of
+/// users and groups added during the sync (whether or not they were still there after).
+pub fn stable_set(before: &Truth, after: &Truth, appeared: &BTreeSet<String>) -> StableSet {
+    let users_before: BTreeSet<&str> = before.users.iter().map(|u| u.id.as_str()).collect();
+    let groups_before: BTreeSet<&str> = before.groups.iter().map(|g| g.id.as_str()).collect();
+    let memberships_before = before.memberships();
+    let memberships_after = after.memberships();
+    let roles_before = before.effective_roles();
+
+    let mut stable = Truth::default();
+    let mut either_way = BTreeSet::new();
+    for u in after.users.iter().filter(|u| users_before.contains(u.id.as_str())) {
+        if roles_before.get(&u.id).map(String::as_str) != Some(u.effective_role()) {
+            for role in ROLES {
+                either_way.insert(format!("role:{role}:assigned:user:{}", u.id));
+            }
+        }
+        stable.users.push(u.clone());
+    }
+    let stable_users: BTreeSet<&str> = stable.users.iter().map(|u| u.id.as_str()).collect();
+    for g in after.groups.iter().filter(|g| groups_before.contains(g.id.as_str())) {
+        let mut group = g.clone();
+        group.members.retain(|m| {
+            let pair = (g.id.clone(), m.clone());
+            stable_users.contains(m.as_str()) && memberships_before.contains(&pair)
+        });
+        stable.groups.push(group);
+    }
+    for (g, u) in memberships_before.symmetric_difference(&memberships_after) {
+        either_way.insert(format!("group:{g}:member:user:{u}"));
+    }
+    let mut existed = BTreeSet::new();
+    for t in [before, after] {
+        existed.extend(t.users.iter().map(|u| format!("user:{}", u.id)));
+        existed.extend(t.groups.iter().map(|g| format!("group:{}", g.id)));
+    }
+    for id in appeared {
+        existed.insert(format!("user:{id}"));
+        existed.insert(format!("group:{id}"));
+    }
+    let mut expected = derive(&stable);
+    expected.grants.retain(|id, _| !either_way.contains(id));
+    StableSet {
+        expected,
+        either_way,
+        existed,
+    }
+}
+
+/// What differs between a file written while the workspace changed and the rule for it:
+/// every stable user and group present with its pinned fields, each membership that held
+/// throughout present, nothing that never existed, and no grant or entitlement pointing at a
+/// resource the file lacks. (Nothing twice is the decoder's check: a run holding an id twice
+/// does not decode.) Empty when the file keeps the rule.
+pub fn compare_under_change(set: &StableSet, actual: &Dataset) -> Vec<String> {
+    let stable_key = |key: &str| set.expected.resources.contains_key(key);
+    // The part of the file the stable set speaks for, judged field by field as `compare` does.
+    let mut within = Dataset {
+        resource_types: actual.resource_types.clone(),
+        ..Dataset::default()
+    };
+    for (key, row) in actual.resources.iter().filter(|(k, _)| stable_key(k)) {
+        within.resources.insert(key.clone(), row.clone());
+    }
+    for (id, row) in actual.entitlements.iter().filter(|(_, e)| stable_key(&e.resource)) {
+        within.entitlements.insert(id.clone(), row.clone());
+    }
+    for (id, row) in actual.grants.iter().filter(|(id, g)| {
+        stable_key(&g.entitlement_resource) && stable_key(&g.principal) && !set.either_way.contains(*id)
+    }) {
+        within.grants.insert(id.clone(), row.clone());
+    }
+    let mut diffs = compare(&set.expected, &within);
+
+    // The rest of the file: only what existed, and nothing pointing outside the file.
+    for key in actual.resources.keys() {
+        let kind = key.split(':').next().unwrap_or_default();
+        if (kind == "user" || kind == "group") && !set.existed.contains(key) {
+            diffs.push(format!("resource {key} never existed during the sync"));
+        }
+    }
+    for (id, e) in &actual.entitlements {
+        if !actual.resources.contains_key(&e.resource) {
+            diffs.push(format!(
+                "entitlement {id} belongs to {}, which is not in the file",
+                e.resource
+            ));
+        }
+    }
+    for (id, g) in &actual.grants {
+        if !actual.resources.contains_key(&g.principal) {
+            diffs.push(format!(
+                "grant {id} points at {}, which is not in the file",
+                g.principal
+            ));
+        }
+        if !actual.entitlements.contains_key(&g.entitlement_id) {
+            diffs.push(format!(
+                "grant {id} is of entitlement {}, which is not in the file",
+                g.entitlement_id
+            ));
+        }
+    }
+    diffs
 }

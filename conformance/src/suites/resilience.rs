@@ -2,8 +2,17 @@
 //! changing between pages, lying pages, a revoked token, an interruption) a sync either ends
 //! with exactly the fault-free result, or fails with a clear error and leaves the previous file
 //! byte for byte as it was. Nothing duplicated, nothing lost, no secret printed.
+//!
+//! While the org changes under the sync (`churn`: users and groups deleted, added and moved
+//! between list requests), the right result is no longer one file: the rule is that every user
+//! and group present for the whole sync is in the file, once, with the memberships that held
+//! throughout; nothing that never existed is; no grant points at a user the file lacks. Users
+//! and groups added or removed during the sync may be in or out.
 
+use std::collections::BTreeSet;
 use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -22,6 +31,7 @@ pub fn cases() -> Vec<Case> {
         case!(Suite::Resilience, "random-faults", "property: seeded 5xx, 529, resets, lost and truncated answers, malformed bodies, latency: right result or clear failure, previous file kept", random_faults),
         case!(Suite::Resilience, "rate-limit-storm", "a 2-requests-per-second limit answering 429 with Retry-After: the sync waits and ends right", rate_limit_storm),
         case!(Suite::Resilience, "reordered-lists", "list order changes between pages: right result or clear failure, previous file kept", reordered_lists),
+        case!(Suite::Resilience, "churn", "property: users and groups deleted, added and moved between list requests (and list order changing): everyone present throughout is in the file once, no grant dangles; or a clear failure, previous file kept", churn),
         case!(Suite::Resilience, "lying-pages", "itemsPerPage 0 or missing, inflated totalResults, an id on two pages, endless pages", lying_pages),
         case!(Suite::Resilience, "revoked-token", "a revoked token: a clear failure, the previous file kept, the token never printed", revoked_token),
         case!(Suite::Resilience, "interrupted", "a sync killed halfway: the previous file is untouched and the next sync works", interrupted),
@@ -67,6 +77,12 @@ async fn judge_after_trouble(env: &Env, file: &Path, before: &[u8], run: &RunOut
         }
         return Ok("right");
     }
+    judge_failure(file, before, run)?;
+    Ok("clear failure, file kept")
+}
+
+/// A failed sync must say why and leave the previous file byte for byte.
+fn judge_failure(file: &Path, before: &[u8], run: &RunOutput) -> anyhow::Result<()> {
     if run.stderr.trim().is_empty() && run.stdout.trim().is_empty() {
         bail!("the sync failed without saying why: {}", run.describe());
     }
@@ -79,7 +95,7 @@ async fn judge_after_trouble(env: &Env, file: &Path, before: &[u8], run: &RunOut
             run.describe()
         );
     }
-    Ok("clear failure, file kept")
+    Ok(())
 }
 
 /// The fault kinds drawn from, in the emulation's text form. 429 has its own case: each costs a
@@ -176,6 +192,183 @@ async fn reordered_lists(ctx: &'static Ctx) -> CaseResult {
         );
     }
     Ok(notes.join("; "))
+}
+
+/// One change of a churn script, in the emulation's terms (`ChurnStep`'s JSON).
+#[derive(Debug, Clone)]
+struct ChurnPlanStep {
+    /// List requests of `target` after which it fires.
+    after: u64,
+    op: &'static str,
+    target: &'static str,
+    /// As a share of the list's length, so that shrinking the org keeps the step meaningful.
+    at_share: f64,
+    count: usize,
+    to_share: f64,
+    links: usize,
+}
+
+#[derive(Debug, Clone)]
+struct ChurnPlan {
+    seed: u64,
+    users: usize,
+    groups: usize,
+    /// List order also rotating between requests.
+    reorder: bool,
+    steps: Vec<ChurnPlanStep>,
+}
+
+impl ChurnPlan {
+    fn faults(&self) -> Value {
+        let steps: Vec<Value> = self
+            .steps
+            .iter()
+            .map(|s| {
+                let len = if s.target == "users" { self.users } else { self.groups };
+                let position = |share: f64| (share * len as f64) as usize;
+                let mut step = json!({
+                    "after": s.after,
+                    "op": s.op,
+                    "target": s.target,
+                    "at": position(s.at_share),
+                    "count": s.count,
+                });
+                if s.op == "move" {
+                    step["to"] = json!(position(s.to_share));
+                }
+                if s.op == "insert" && s.links > 0 {
+                    step["links"] = json!(s.links);
+                }
+                step
+            })
+            .collect();
+        json!({ "churn": steps, "reorder": self.reorder })
+    }
+}
+
+fn churn_step() -> impl Strategy<Value = ChurnPlanStep> {
+    // Mostly after a walk has begun (a step before the first request changes nothing a walk
+    // could miss), mostly on users, deletions the commonest: what makes offset pages skip.
+    (
+        prop_oneof![1 => Just(0u64), 6 => 1u64..5],
+        prop_oneof![2 => Just("delete"), 1 => Just("insert"), 1 => Just("move")],
+        prop_oneof![4 => Just("users"), 1 => Just("groups")],
+        0.0f64..1.0,
+        1usize..16,
+        0.0f64..1.0,
+        0usize..4,
+    )
+        .prop_map(|(after, op, target, at_share, count, to_share, links)| ChurnPlanStep {
+            after,
+            op,
+            target,
+            at_share,
+            count,
+            to_share,
+            links,
+        })
+}
+
+fn churn_plan() -> impl Strategy<Value = ChurnPlan> {
+    // Several pages of users; some orgs with many groups (group pages change too), most with
+    // few (so that many users belong to none, and a user lost by the walk is not found again
+    // through a group).
+    (
+        any::<u64>(),
+        110usize..420,
+        prop_oneof![3 => 2usize..20, 1 => 20usize..140],
+        proptest::bool::weighted(0.15),
+        proptest::collection::vec(churn_step(), 1..6),
+    )
+        .prop_map(|(seed, users, groups, reorder, steps)| ChurnPlan {
+            seed,
+            users,
+            groups,
+            reorder,
+            steps,
+        })
+}
+
+/// The ids of the users and groups the churn added, from the emulation's record of what each
+/// step did.
+fn appeared(settings: &Value) -> BTreeSet<String> {
+    let mut ids = BTreeSet::new();
+    for step in settings["churn"].as_array().into_iter().flatten() {
+        if step["op"] == "insert" {
+            for id in step["applied"].as_array().into_iter().flatten() {
+                if let Some(id) = id.as_str() {
+                    ids.insert(id.to_string());
+                }
+            }
+        }
+    }
+    ids
+}
+
+async fn churn(ctx: &'static Ctx) -> CaseResult {
+    let outcomes = Arc::new((AtomicU32::new(0), AtomicU32::new(0)));
+    let tally = outcomes.clone();
+    let note = prop::check(ctx, "churn", churn_plan, move |plan| {
+        let tally = tally.clone();
+        async move {
+            let spec = SeedSpec {
+                seed: plan.seed,
+                users: plan.users,
+                groups: plan.groups,
+                ..SeedSpec::default()
+            };
+            let env = ctx.lab.org(spec, Quirks::default()).await?;
+            let admin = env.admin()?;
+            let (file, previous) = baseline(ctx, &env, "churn").await?;
+            let before = env.truth().await?;
+            admin.set_faults(plan.faults()).await?;
+            let run = ctx.connector.sync(&env, &file).await?;
+            let settings = admin.faults().await?;
+            admin.clear_faults().await?;
+            let after = env.truth().await?;
+            let right = judge_under_change(&file, &previous, &run, &before, &after, &appeared(&settings))?;
+            let counter = if right { &tally.0 } else { &tally.1 };
+            counter.fetch_add(1, Ordering::Relaxed);
+            Ok(())
+        }
+    })
+    .await?;
+    Ok(format!(
+        "{note}; {} kept the rule, {} failed clearly",
+        outcomes.0.load(Ordering::Relaxed),
+        outcomes.1.load(Ordering::Relaxed)
+    ))
+}
+
+/// The rule after a sync that ran while the org changed: a sync that succeeded holds every
+/// stable user and group once and nothing dangling; one that failed said why and left the
+/// file as it was. `Ok(true)` for the former, `Ok(false)` for the latter.
+fn judge_under_change(
+    file: &Path,
+    previous: &[u8],
+    run: &RunOutput,
+    before: &crate::truth::Truth,
+    after: &crate::truth::Truth,
+    appeared: &BTreeSet<String>,
+) -> anyhow::Result<bool> {
+    if run.leaked_secret {
+        bail!("the connector printed the SCIM token: {}", run.describe());
+    }
+    if !run.success {
+        judge_failure(file, previous, run)?;
+        return Ok(false);
+    }
+    // A run holding an id twice does not decode: the decoder names the id and both rows.
+    let (_, data) = c1z::read_latest(file).context("the sync exited 0 but its file does not decode")?;
+    let set = expect::stable_set(before, after, appeared);
+    let diffs = expect::compare_under_change(&set, &data);
+    if !diffs.is_empty() {
+        bail!(
+            "the sync exited 0 while the org changed, and broke the rule: {}",
+            expect::render(&diffs, &data, &set.expected)
+        );
+    }
+    Ok(true)
 }
 
 async fn lying_pages(ctx: &'static Ctx) -> CaseResult {

@@ -23,12 +23,14 @@ pub mod ksuid;
 mod reader;
 mod schema;
 mod sqlite;
+mod workfiles;
 mod writer;
 
 use std::io;
 use std::path::{Path, PathBuf};
 
 pub use reader::C1zReader;
+pub use workfiles::remove_leftovers;
 pub use writer::C1zWriter;
 
 /// The 5-byte header of a c1z file, format version 1.
@@ -54,6 +56,12 @@ pub enum C1zError {
         #[source]
         source: io::Error,
     },
+    /// Another run holds the target's lock.
+    #[error(
+        "c1z: another sync into {} is running (it holds the lock beside the file); wait for it, or sync into another file",
+        target.display()
+    )]
+    Busy { target: PathBuf },
     /// The file does not start with `C1ZF\0`.
     #[error("c1z: {} is not a c1z file (bad magic; expected the bytes C1ZF\\0)", path.display())]
     BadMagic { path: PathBuf },
@@ -205,7 +213,7 @@ fn decompress_c1z(path: &Path, dest: &Path) -> Result<(), C1zError> {
             path: path.to_path_buf(),
         });
     }
-    let mut out = std::fs::File::create(dest).map_err(|e| C1zError::io("create", dest, e))?;
+    let mut out = workfiles::create_private(dest).map_err(|e| C1zError::io("create", dest, e))?;
     let mut decoder = zstd::stream::read::Decoder::new(io::BufReader::new(file))
         .map_err(|e| C1zError::io("start decompressing", path, e))?;
     // Copy by hand so a read error (the zstd side) and a write error (our temp file) stay apart.

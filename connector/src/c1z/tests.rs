@@ -65,10 +65,13 @@ fn write_sync(path: &Path, users: &[&str]) -> SyncSummary {
     w.finish().expect("finish")
 }
 
+/// What a folder holds beside the target's lock file (an empty file kept on purpose: see
+/// `workfiles`).
 fn dir_entries(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
         .expect("read dir")
         .map(|e| e.expect("entry").path())
+        .filter(|p| !p.to_string_lossy().ends_with(".lock"))
         .collect();
     v.sort();
     v

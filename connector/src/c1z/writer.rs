@@ -26,6 +26,7 @@ use rusqlite::Connection;
 
 use super::schema::{self, DATA_TABLES, ENTITLEMENTS, GRANTS, RESOURCES, RESOURCE_TYPES, SYNC_RUNS};
 use super::sqlite::{BuildError, DbBuilder, PageOutput, Schema, Value, PAGE_SIZE};
+use super::workfiles::{self, TargetLock};
 use super::{ksuid, now_go_time, C1zError, FinishBreakdown, SyncSummary, C1Z_MAGIC, KEEP_FULL_SYNCS, ROWS_PER_BATCH};
 use crate::proto::{Entitlement, Grant, Resource, ResourceId, ResourceType};
 
@@ -177,6 +178,8 @@ pub struct C1zWriter {
     /// `finish`.
     merge: Option<(PathBuf, PathBuf)>,
     workdir: Option<tempfile::TempDir>,
+    /// Held until the writer is dropped: no other run writes this target meanwhile.
+    _lock: TargetLock,
     sync_id: Option<String>,
     started_at: String,
     /// `discovered_at` of the rows of the current batch: one timestamp per
@@ -253,19 +256,11 @@ fn raw_zstd_frame(content: &[u8]) -> Vec<u8> {
     frame
 }
 
-fn target_dir(target: &Path) -> PathBuf {
-    match target.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
-}
-
 impl C1zWriter {
     /// Prepares a sync into `target`. An existing target is decompressed into a private copy so
     /// its earlier sync runs are kept (and it must be a valid c1z: a corrupt file is an error,
     /// not silently replaced). Nothing touches `target` before [`C1zWriter::finish`].
     pub fn open(target: &Path) -> Result<Self, C1zError> {
-        let dir = target_dir(target);
         let schema = baton_schema()?;
         let tables = Tables {
             resource_types: handle(&schema, RESOURCE_TYPES)?,
@@ -274,11 +269,11 @@ impl C1zWriter {
             grants: handle(&schema, GRANTS)?,
             sync_runs: handle(&schema, SYNC_RUNS)?,
         };
-        let (output, out_file, merge, workdir) = if target.exists() {
-            let workdir = tempfile::Builder::new()
-                .prefix(".c1z-work-")
-                .tempdir_in(&dir)
-                .map_err(|e| C1zError::io("create a temp directory in", &dir, e))?;
+        // One run per target at a time; whatever a killed run left is ours to remove.
+        let lock = workfiles::lock(target)?;
+        workfiles::remove_leftovers(target);
+        let (output, out_file, merge, workdir) = if workfiles::has_previous(target) {
+            let workdir = workfiles::work_dir(target)?;
             let old = workdir.path().join("previous.db");
             super::decompress_c1z(target, &old)?;
             {
@@ -286,17 +281,13 @@ impl C1zWriter {
                 super::check_baton_tables(target, &conn)?;
             }
             let new = workdir.path().join("run.db");
-            let file = File::create(&new).map_err(|e| C1zError::io("create", &new, e))?;
+            let file = workfiles::create_private(&new).map_err(|e| C1zError::io("create", &new, e))?;
             let mut out = BufWriter::with_capacity(1 << 20, file);
             out.write_all(&[0u8; PAGE_SIZE])
                 .map_err(|e| C1zError::io("write", &new, e))?;
             (Output::Db(out), None, Some((old, new)), Some(workdir))
         } else {
-            let tmp = tempfile::Builder::new()
-                .prefix(".c1z-out-")
-                .suffix(".tmp")
-                .tempfile_in(&dir)
-                .map_err(|e| C1zError::io("create a temp file in", &dir, e))?;
+            let tmp = workfiles::out_file(target)?;
             let file = tmp
                 .as_file()
                 .try_clone()
@@ -314,6 +305,7 @@ impl C1zWriter {
             out_file,
             merge,
             workdir,
+            _lock: lock,
             sync_id: None,
             started_at: String::new(),
             discovered_at: now_go_time(),
@@ -774,12 +766,7 @@ fn remove_old_syncs(conn: &Connection) -> Result<Vec<String>, C1zError> {
 /// Writes magic + zstd(db) to a temp file beside `target` and publishes it there. Returns the
 /// file size.
 fn publish(db_path: &Path, target: &Path) -> Result<u64, C1zError> {
-    let dir = target_dir(target);
-    let tmp = tempfile::Builder::new()
-        .prefix(".c1z-out-")
-        .suffix(".tmp")
-        .tempfile_in(&dir)
-        .map_err(|e| C1zError::io("create a temp file in", &dir, e))?;
+    let tmp = workfiles::out_file(target)?;
     let mut db = File::open(db_path).map_err(|e| C1zError::io("open", db_path, e))?;
     let file = tmp
         .as_file()
@@ -807,7 +794,7 @@ fn persist(tmp: tempfile::NamedTempFile, target: &Path) -> Result<u64, C1zError>
     tmp.persist(target)
         .map_err(|e| C1zError::io("rename over", target, e.error))?;
     // Best effort: makes the rename itself durable where directories can be opened (Unix).
-    if let Ok(d) = File::open(target_dir(target)) {
+    if let Ok(d) = File::open(workfiles::target_dir(target)) {
         let _ = d.sync_all();
     }
     Ok(bytes)

@@ -4,7 +4,9 @@
 use serde_json::{json, Value};
 
 /// Everything provisionable, per type: users are created and deleted, roles and group
-/// memberships granted and revoked (group membership is what ConductorOne's baton-notion lacks).
+/// memberships granted and revoked. The resource types are the ones a sync writes (`SkipGrants`
+/// on roles, `SkipEntitlements` on users). The one difference from ConductorOne's baton-notion:
+/// groups declare `CAPABILITY_PROVISION` (their memberships are granted and revoked here).
 pub fn capabilities_json() -> Value {
     json!({
         "@type": "type.googleapis.com/c1.connector.v2.ConnectorCapabilities",
@@ -22,7 +24,10 @@ pub fn capabilities_json() -> Value {
                 "resourceType": {
                     "id": "role",
                     "displayName": "Role",
-                    "traits": ["TRAIT_ROLE", "TRAIT_LICENSE_PROFILE"]
+                    "traits": ["TRAIT_ROLE", "TRAIT_LICENSE_PROFILE"],
+                    "annotations": [
+                        { "@type": "type.googleapis.com/c1.connector.v2.SkipGrants" }
+                    ]
                 },
                 "capabilities": ["CAPABILITY_SYNC", "CAPABILITY_PROVISION"],
                 "permissions": {}

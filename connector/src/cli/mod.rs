@@ -1,5 +1,7 @@
-//! The subcommands beside the sync: `capabilities`, `config` and `validate`.
+//! The subcommands beside the sync (`capabilities`, `config` and `validate`), and baton-sdk's
+//! standard flags beyond this connector's own (`baton_flags`: supported, or refused by name).
 
+pub mod baton_flags;
 mod capabilities;
 mod schema;
 mod validate;

@@ -24,13 +24,16 @@ struct Field {
 }
 
 /// Connector fields and the operational fields a deployment may set. CLI-only flags (`--file`,
-/// `--base-url`, `--log-format`, `--sync-resource-types`, `-p`) are left out, as baton-sdk does.
+/// `--base-url`, `--log-format`, `--sync-resource-types`, `-p`) are left out, as baton-sdk does,
+/// and so are the operational fields of baton-sdk's that this connector refuses (OpenTelemetry,
+/// the health check, the session store). The shape is baton-sdk's, as ConductorOne's
+/// baton-notion prints it (compared by `conformance/tests/parity_cli.rs`).
 fn fields() -> Vec<Field> {
     vec![
         Field {
             name: "log-level",
             display_name: None,
-            description: "The log level: debug, info, warn, error",
+            description: "Least severe log events shown: trace, debug, info, warn or error",
             required: false,
             secret: false,
             ops: true,
@@ -39,9 +42,18 @@ fn fields() -> Vec<Field> {
             },
         },
         Field {
+            name: "log-level-debug-expires-at",
+            display_name: None,
+            description: "After this moment (RFC 3339), a debug or trace log level falls back to info",
+            required: false,
+            secret: false,
+            ops: true,
+            kind: Kind::String { default: None },
+        },
+        Field {
             name: "http-timeout-seconds",
             display_name: None,
-            description: "HTTP client timeout in seconds (max 1800)",
+            description: "Seconds before one HTTP request gives up (at most 1800)",
             required: false,
             secret: false,
             ops: true,
@@ -79,8 +91,8 @@ fn fields() -> Vec<Field> {
         },
         Field {
             name: "scim-token",
-            display_name: Some("Notion SCIM API token"),
-            description: "The Notion SCIM token used to connect to the Notion SCIM API.",
+            display_name: Some("Notion SCIM token"),
+            description: "The workspace's SCIM API token, made by a workspace owner (secret).",
             required: true,
             secret: true,
             ops: false,

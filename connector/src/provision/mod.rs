@@ -130,45 +130,21 @@ fn group_path(id: &str) -> String {
 
 /// `GET /Users/{id}`; `None` when Notion answers 404.
 async fn get_user(client: &ScimClient, id: &str) -> Result<Option<ScimUser>, ProvisionError> {
-    let path = user_path(id);
-    let reply = client.get_reply(&path, &[]).await?;
-    match reply.status {
-        200 => Ok(Some(reply.json(&format!("GET {path}"))?)),
-        404 => Ok(None),
-        _ => Err(unexpected(&format!("GET {path}"), &reply)),
-    }
+    Ok(client.get_optional(&user_path(id), &[]).await?)
 }
 
 async fn get_group(client: &ScimClient, id: &str) -> Result<Option<ScimGroup>, ProvisionError> {
-    let path = group_path(id);
-    let reply = client.get_reply(&path, &[]).await?;
-    match reply.status {
-        200 => Ok(Some(reply.json(&format!("GET {path}"))?)),
-        404 => Ok(None),
-        _ => Err(unexpected(&format!("GET {path}"), &reply)),
-    }
+    Ok(client.get_optional(&group_path(id), &[]).await?)
 }
 
 /// The member with this email, found with `userName eq` (the filter Okta uses before creating).
 async fn find_by_email(client: &ScimClient, email: &str) -> Result<Option<ScimUser>, ProvisionError> {
     let filter = format!("userName eq {}", Value::String(email.to_owned()));
-    let reply = client.get_reply("/Users", &[("filter", filter)]).await?;
-    if reply.status != 200 {
-        return Err(unexpected("GET /Users?filter=userName eq ...", &reply));
-    }
-    let page: ListResponse<ScimUser> = reply.json("GET /Users?filter=...")?;
+    let page: Option<ListResponse<ScimUser>> = client.get_optional("/Users", &[("filter", filter)]).await?;
     Ok(page
-        .resources
         .into_iter()
+        .flat_map(|p| p.resources)
         .find(|u| u.user_name.eq_ignore_ascii_case(email)))
-}
-
-fn unexpected(request: &str, reply: &Reply) -> ProvisionError {
-    ProvisionError::Scim(ScimError::Http {
-        request: request.to_owned(),
-        status: reply.status,
-        detail: reply.detail(),
-    })
 }
 
 /// A 4xx answer to a write: Notion said no, with its reason.
@@ -227,7 +203,8 @@ async fn create_account(client: &ScimClient, account: &NewAccount) -> Result<Out
             tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
             // The last attempt's answer was lost: did it land?
             if let Some(user) = find_by_email(client, &account.email).await? {
-                return finish_create(client, account, user, Effect::Created).await;
+                let result = creation_effect(&user, account);
+                return finish_create(client, account, user, result).await;
             }
         }
         match client
@@ -236,12 +213,7 @@ async fn create_account(client: &ScimClient, account: &NewAccount) -> Result<Out
         {
             Ok(reply) if reply.is_success() => match reply.json::<ScimUser>("POST /Users") {
                 Ok(user) => {
-                    let reused = user_was_reused(&user, account);
-                    let result = if reused {
-                        Effect::ReusedExistingAccount
-                    } else {
-                        Effect::Created
-                    };
+                    let result = creation_effect(&user, account);
                     return finish_create(client, account, user, result).await;
                 }
                 // Carried out, but the answer can't be read: the lookup above tells the rest.
@@ -253,7 +225,10 @@ async fn create_account(client: &ScimClient, account: &NewAccount) -> Result<Out
             Ok(reply) if reply.status == 409 => {
                 // Someone (or a lost attempt of ours) added the person meanwhile.
                 return match find_by_email(client, &account.email).await? {
-                    Some(user) if sent => finish_create(client, account, user, Effect::Created).await,
+                    Some(user) if sent => {
+                        let result = creation_effect(&user, account);
+                        finish_create(client, account, user, result).await
+                    }
                     Some(user) => Ok(Outcome::new(
                         OP,
                         Effect::AlreadyExists,
@@ -278,6 +253,16 @@ async fn create_account(client: &ScimClient, account: &NewAccount) -> Result<Out
         "could not add {} after {CREATE_ATTEMPTS} attempts whose answers were lost, and the account is not in the workspace",
         account.email
     )))
+}
+
+/// What a creation did, judged from the account it produced, whether that came in the POST's
+/// answer or from a lookup after the answer was lost: the outcome must not depend on which.
+fn creation_effect(user: &ScimUser, account: &NewAccount) -> Effect {
+    if user_was_reused(user, account) {
+        Effect::ReusedExistingAccount
+    } else {
+        Effect::Created
+    }
 }
 
 /// Notion adds an existing Notion account instead of creating one: the answer then carries

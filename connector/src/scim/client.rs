@@ -233,6 +233,7 @@ struct Inner {
     page_size: u32,
     retry: RetryPolicy,
     limiter: FixedWindowLimiter,
+    scrubber: Scrubber,
     requests: AtomicU64,
     retries: AtomicU64,
 }
@@ -266,6 +267,7 @@ impl ScimClient {
                 config.page_size
             )));
         }
+        let scrubber = Scrubber::new(config.token.expose());
         let mut auth = HeaderValue::from_str(&format!("Bearer {}", config.token.expose()))
             .map_err(|_| ScimError::Setup("the SCIM token holds characters a header cannot carry".into()))?;
         // Keeps the value out of hyper's and reqwest's debug output.
@@ -290,6 +292,7 @@ impl ScimClient {
                 page_size: config.page_size,
                 retry: config.retry,
                 limiter: FixedWindowLimiter::new(config.requests_per_minute, config.rate_window),
+                scrubber,
                 requests: AtomicU64::new(0),
                 retries: AtomicU64::new(0),
             }),
@@ -377,6 +380,33 @@ impl ScimClient {
         .await
     }
 
+    /// `GET` of a JSON document that may not exist: `None` on 404. Every read goes through the
+    /// same retry policy: a 429, a 5xx, a broken connection or a body that does not parse is
+    /// tried again; any other status is an error.
+    pub async fn get_optional<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<Option<T>, ScimError> {
+        let url = format!("{}{}", self.inner.base_url, path);
+        let request = describe("GET", path, query);
+        self.with_retries(&request, Resend::Always, async || {
+            let reply = self.reply_of(self.inner.http.get(&url).query(query), &request).await?;
+            match reply.status {
+                404 => Ok(None),
+                200..=299 => serde_json::from_slice(&reply.body)
+                    .map(Some)
+                    .map_err(|e| Attempt::Retry(Failure::Malformed(e.to_string()), None)),
+                status => Err(Attempt::Fatal(ScimError::Http {
+                    request: request.clone(),
+                    status,
+                    detail: reply.detail(),
+                })),
+            }
+        })
+        .await
+    }
+
     /// `GET` of any path, answering the raw reply (404 included) rather than an error.
     pub async fn get_reply(&self, path: &str, query: &[(&str, String)]) -> Result<Reply, ScimError> {
         let url = format!("{}{}", self.inner.base_url, path);
@@ -458,6 +488,9 @@ impl ScimClient {
         let status = response.status().as_u16();
         let retry_after = retry_after_secs(&response);
         let body = response.bytes().await.map_err(|e| Attempt::Retry(classify(&e), None))?;
+        // Whatever the server sends back, the token goes no further (a gateway may echo the
+        // Authorization header into an error body, a hostile server anywhere).
+        let body = self.inner.scrubber.scrub(body);
         let ms = started.elapsed().as_millis() as u64;
         tracing::debug!(request, status, bytes = body.len(), ms, "SCIM response");
         match status {
@@ -523,12 +556,12 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 /// The useful part of an error body: SCIM's `detail`, Notion's REST `message`, or the start of
-/// the text.
+/// the text; any bearer credential in it masked (the body was already scrubbed of our token).
 fn error_detail(body: &[u8]) -> String {
     if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
         for key in ["detail", "message"] {
             if let Some(s) = v.get(key).and_then(|d| d.as_str()) {
-                return s.to_owned();
+                return mask_bearer(s);
             }
         }
     }
@@ -537,7 +570,74 @@ fn error_detail(body: &[u8]) -> String {
     if text.is_empty() {
         return "(empty body)".to_owned();
     }
-    text.chars().take(200).collect()
+    mask_bearer(&text.chars().take(200).collect::<String>())
+}
+
+/// Replaces the credential after every `Bearer ` (any case) with `[REDACTED]`.
+fn mask_bearer(text: &str) -> String {
+    const WORD: &str = "bearer ";
+    let lower = text.to_ascii_lowercase();
+    let mut out = String::with_capacity(text.len());
+    let mut rest = 0;
+    while let Some(found) = lower[rest..].find(WORD) {
+        let start = rest + found + WORD.len();
+        let end = text[start..]
+            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | ',' | ';'))
+            .map_or(text.len(), |e| start + e);
+        out.push_str(&text[rest..start]);
+        if end > start {
+            out.push_str("[REDACTED]");
+        }
+        rest = end;
+    }
+    out.push_str(&text[rest..]);
+    out
+}
+
+/// Removes the token from response bodies. Holds the token's bytes for that one purpose.
+struct Scrubber {
+    finder: Option<memchr::memmem::Finder<'static>>,
+}
+
+impl std::fmt::Debug for Scrubber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Scrubber([REDACTED])")
+    }
+}
+
+impl Scrubber {
+    /// Tokens shorter than this are not scrubbed: replacing every occurrence of a one- or
+    /// two-letter string would destroy the data, and no real SCIM token is that short (Notion's
+    /// are about 50 characters).
+    const MIN_SCRUBBED_LEN: usize = 8;
+
+    fn new(token: &str) -> Self {
+        let finder =
+            (token.len() >= Self::MIN_SCRUBBED_LEN).then(|| memchr::memmem::Finder::new(token.as_bytes()).into_owned());
+        Scrubber { finder }
+    }
+
+    /// The body with every occurrence of the token replaced by `[REDACTED]`; the same bytes,
+    /// uncopied, when it holds none (the common case, checked in one pass).
+    fn scrub(&self, body: bytes::Bytes) -> bytes::Bytes {
+        let Some(finder) = &self.finder else { return body };
+        if finder.find(&body).is_none() {
+            return body;
+        }
+        let needle = finder.needle().len();
+        let mut out = Vec::with_capacity(body.len());
+        let mut rest = 0;
+        for at in finder.find_iter(&body) {
+            if at < rest {
+                continue;
+            }
+            out.extend_from_slice(&body[rest..at]);
+            out.extend_from_slice(b"[REDACTED]");
+            rest = at + needle;
+        }
+        out.extend_from_slice(&body[rest..]);
+        bytes::Bytes::from(out)
+    }
 }
 
 fn describe(method: &str, path: &str, query: &[(&str, String)]) -> String {
@@ -584,6 +684,32 @@ pub fn encode_path_segment(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bearer_values_are_masked_in_error_text() {
+        assert_eq!(
+            error_detail(br#"{"detail":"bad header Authorization: Bearer abc.def-123, try again"}"#),
+            "bad header Authorization: Bearer [REDACTED], try again"
+        );
+        assert_eq!(mask_bearer("BEARER x y bearer"), "BEARER [REDACTED] y bearer");
+        assert_eq!(mask_bearer("no credential here"), "no credential here");
+    }
+
+    #[test]
+    fn the_token_is_scrubbed_from_bodies() {
+        let s = Scrubber::new("secret_tok");
+        let body = bytes::Bytes::from_static(b"{\"echo\":\"Bearer secret_tok\",\"again\":\"secret_toksecret_tok\"}");
+        assert_eq!(
+            &s.scrub(body)[..],
+            &b"{\"echo\":\"Bearer [REDACTED]\",\"again\":\"[REDACTED][REDACTED]\"}"[..]
+        );
+        let clean = bytes::Bytes::from_static(b"{\"ok\":true}");
+        assert_eq!(s.scrub(clean.clone()), clean);
+        assert_eq!(Scrubber::new("").scrub(clean.clone()), clean);
+        // A token too short to tell from data is left alone rather than shredding every body.
+        let body = bytes::Bytes::from_static(b"{\"t\":\"total\"}");
+        assert_eq!(Scrubber::new("t").scrub(body.clone()), body);
+    }
 
     #[test]
     fn error_detail_prefers_scim_detail() {

@@ -200,8 +200,10 @@ pub fn request_counts(mock: &MockServer) -> (usize, usize, usize, usize) {
     (users, groups, group_reads, other)
 }
 
+/// List requests for `n` items at 100 a page: each page after the first overlaps the one
+/// before by an item (see the pager), which is `ceil(n / 100)` for most sizes.
 pub fn pages(n: usize) -> usize {
-    n.div_ceil(100).max(1)
+    baton_notion::scim::client::pager::pages_for(n as u64, 100) as usize
 }
 
 pub fn tempdir() -> tempfile::TempDir {

@@ -6,7 +6,9 @@
 //! | `POST /__admin/reset` | the org as first served; journal and faults cleared |
 //! | `POST /__admin/reseed` | a new seeded org from a `SeedSpec` body; the first token keeps its secret |
 //! | `GET`/`PUT /__admin/faults?token=tok_1` | one token's fault settings (default: the first token) |
-//! | `GET`/`DELETE /__admin/journal` | the request journal |
+//! | `GET`/`DELETE /__admin/journal` | the request journal (header `x-journal-dropped`: entries dropped to stay within its limits) |
+//! | `GET /__admin/journal/status` | entries and bytes kept, entries dropped, the limits |
+//! | `PUT /__admin/journal/limits` | `{"max_entries": N, "max_bytes": N}`: the newest are kept |
 //! | `GET`/`PUT /__admin/quirks` | the quirk switches (a `PUT` body may name only some) |
 //! | `POST /__admin/tokens/{id}/revoke` | revokes a token |
 
@@ -32,6 +34,8 @@ pub(super) fn router() -> Router<AppState> {
         .route("/__admin/reseed", post(reseed))
         .route("/__admin/faults", get(get_faults).put(put_faults))
         .route("/__admin/journal", get(journal).delete(clear_journal))
+        .route("/__admin/journal/status", get(journal_status))
+        .route("/__admin/journal/limits", axum::routing::put(put_journal_limits))
         .route("/__admin/quirks", get(get_quirks).put(put_quirks))
         .route("/__admin/tokens/{id}/revoke", post(revoke))
 }
@@ -109,7 +113,22 @@ async fn put_faults(
 }
 
 async fn journal(State(state): State<AppState>) -> Result<Response, ScimError> {
-    respond(&state, &state.journal.entries())
+    let mut response = respond(&state, &state.journal.entries())?;
+    let dropped = state.journal.status().dropped;
+    response
+        .headers_mut()
+        .insert("x-journal-dropped", axum::http::HeaderValue::from(dropped));
+    Ok(response)
+}
+
+async fn journal_status(State(state): State<AppState>) -> Result<Response, ScimError> {
+    respond(&state, &state.journal.status())
+}
+
+async fn put_journal_limits(State(state): State<AppState>, body: Bytes) -> Result<Response, ScimError> {
+    let limits: crate::journal::JournalLimits = from_body(&body)?;
+    state.journal.set_limits(limits);
+    respond(&state, &state.journal.status())
 }
 
 async fn clear_journal(State(state): State<AppState>) -> StatusCode {

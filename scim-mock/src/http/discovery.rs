@@ -85,64 +85,205 @@ pub(crate) async fn resource_type(
     Ok(respond(&state, &doc))
 }
 
-fn attr(name: &str, kind: &str, multi: bool, required: bool) -> Value {
+/// One attribute definition (RFC 7643 §7) with the common defaults: single-valued, optional,
+/// not case-exact, read-write, returned by default, not unique.
+fn attr(name: &str, kind: &str, description: &str) -> Value {
     json!({
-        "name": name, "type": kind, "multiValued": multi, "required": required,
-        "caseExact": false, "mutability": "readWrite", "returned": "default", "uniqueness": "none"
+        "name": name, "type": kind, "multiValued": false, "description": description,
+        "required": false, "caseExact": false, "mutability": "readWrite",
+        "returned": "default", "uniqueness": "none"
     })
 }
 
+/// `attr` with some of its fields changed.
+fn with(mut def: Value, changes: Value) -> Value {
+    if let (Some(d), Value::Object(c)) = (def.as_object_mut(), changes) {
+        d.extend(c);
+    }
+    def
+}
+
+fn complex(name: &str, multi: bool, description: &str, subs: Vec<Value>) -> Value {
+    with(
+        attr(name, "complex", description),
+        json!({ "multiValued": multi, "subAttributes": subs }),
+    )
+}
+
+/// A sub-attribute the emulation accepts on input and drops, as Notion keeps only part of what
+/// clients send: declared so that clients may send it, never returned.
+fn accepted_only(name: &str, kind: &str) -> Value {
+    with(
+        attr(name, kind, "Accepted on input and not kept"),
+        json!({ "mutability": "writeOnly", "returned": "never" }),
+    )
+}
+
+/// `type`, `primary` and friends of a plural attribute whose items are kept as sent.
+fn plural_subs(value_kind: &str) -> Vec<Value> {
+    vec![
+        attr("value", value_kind, "The value"),
+        attr("display", "string", "A human-readable name"),
+        attr("type", "string", "A label for the value's function"),
+        attr("primary", "boolean", "Whether this is the preferred value"),
+    ]
+}
+
+/// The schemas as the emulation serves and accepts them: every attribute a resource can carry
+/// is declared, with its sub-attributes, so that schema-driven clients can validate what they
+/// receive. Common attributes (`id`, `externalId`, `meta`) are not repeated here (RFC 7643
+/// §3.1). Notion lists only the core URN in a user's `schemas` even when an extension object is
+/// present [O]; the extensions are declared in `/ResourceTypes`.
 fn schema_docs() -> [Value; 4] {
-    let schema = |id: &str, name: &str, attributes: Vec<Value>| {
+    let schema = |id: &str, name: &str, description: &str, attributes: Vec<Value>| {
         json!({
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Schema"],
-            "id": id, "name": name, "attributes": attributes,
+            "id": id, "name": name, "description": description, "attributes": attributes,
             "meta": { "resourceType": "Schema", "location": format!("{LOCATION_BASE}/Schemas/{id}") }
         })
     };
+    let string = |name: &str, description: &str| attr(name, "string", description);
+    let roles: Vec<Value> = crate::Role::ALL.iter().map(|r| json!(r.as_str())).collect();
     [
         schema(
             USER_SCHEMA,
             "User",
+            "A workspace member",
             vec![
-                attr("userName", "string", false, true),
-                attr("name", "complex", false, false),
-                attr("displayName", "string", false, false),
-                attr("emails", "complex", true, false),
-                attr("active", "boolean", false, false),
-                attr("photos", "complex", true, false),
-                attr("title", "string", false, false),
-                attr("phoneNumbers", "complex", true, false),
-                attr("addresses", "complex", true, false),
-                attr("roles", "complex", true, false),
-                attr("locale", "string", false, false),
-                attr("preferredLanguage", "string", false, false),
-                attr("userType", "string", false, false),
+                with(
+                    string("userName", "The member's email address: one account per address"),
+                    json!({ "required": true, "uniqueness": "server" }),
+                ),
+                complex(
+                    "name",
+                    false,
+                    "The member's name: Notion stores one name, so a new formatted name replaces the parts that no longer spell it",
+                    vec![
+                        string("formatted", "The whole name"),
+                        string("givenName", "The given name"),
+                        string("familyName", "The family name"),
+                    ],
+                ),
+                string("displayName", "The name shown: the formatted name, else the email; writing it renames the member"),
+                complex(
+                    "emails",
+                    true,
+                    "The primary address (the userName) and at most one secondary address",
+                    vec![
+                        attr("value", "string", "An email address"),
+                        attr("primary", "boolean", "Whether this is the userName"),
+                        accepted_only("type", "string"),
+                        accepted_only("display", "string"),
+                    ],
+                ),
+                attr("active", "boolean", "false removes the member from the workspace"),
+                with(
+                    complex(
+                        "photos",
+                        true,
+                        "The profile photo, read on creation only",
+                        vec![
+                            with(
+                                attr("value", "reference", "The photo's URL"),
+                                json!({ "referenceTypes": ["external"] }),
+                            ),
+                            with(string("type", "Always photo"), json!({ "canonicalValues": ["photo"] })),
+                        ],
+                    ),
+                    json!({ "mutability": "immutable" }),
+                ),
+                string("title", "The member's title"),
+                complex(
+                    "phoneNumbers",
+                    true,
+                    "One phone number: the primary, else the first with a value",
+                    vec![
+                        string("value", "The number"),
+                        string("type", "A label for the number"),
+                        accepted_only("primary", "boolean"),
+                        accepted_only("display", "string"),
+                    ],
+                ),
+                complex(
+                    "addresses",
+                    true,
+                    "Postal addresses, kept as sent",
+                    vec![
+                        string("formatted", "The whole address"),
+                        string("streetAddress", "Street"),
+                        string("locality", "City"),
+                        string("region", "Region"),
+                        string("postalCode", "Postal code"),
+                        string("country", "Country"),
+                        string("type", "A label for the address"),
+                        attr("primary", "boolean", "Whether this is the preferred address"),
+                    ],
+                ),
+                complex("roles", true, "Roles, kept as sent (the workspace role is in the Notion extension)", plural_subs("string")),
+                string("locale", "The member's locale"),
+                string("preferredLanguage", "The member's preferred language"),
+                string("userType", "The member's type"),
             ],
         ),
         schema(
             GROUP_SCHEMA,
             "Group",
+            "A workspace group: workspace members only, never guests or groups",
             vec![
-                attr("displayName", "string", false, true),
-                attr("members", "complex", true, false),
+                with(
+                    string("displayName", "The group's name"),
+                    json!({ "required": true }),
+                ),
+                complex(
+                    "members",
+                    true,
+                    "The group's members",
+                    vec![
+                        with(
+                            string("value", "The member's user id"),
+                            json!({ "mutability": "immutable" }),
+                        ),
+                        with(
+                            attr("$ref", "reference", "The member's URI"),
+                            json!({ "mutability": "immutable", "referenceTypes": ["User"] }),
+                        ),
+                        with(
+                            string("type", "Always User"),
+                            json!({ "mutability": "immutable", "canonicalValues": ["User"] }),
+                        ),
+                        accepted_only("display", "string"),
+                    ],
+                ),
             ],
         ),
         schema(
             NOTION_USER_EXT,
             "NotionUser",
-            vec![attr("role", "string", false, false)],
+            "Notion's user extension: the workspace role",
+            vec![with(
+                string("role", "The workspace role; a record without it is read as member"),
+                json!({ "canonicalValues": roles, "caseExact": true }),
+            )],
         ),
         schema(
             ENTERPRISE_USER_EXT,
             "EnterpriseUser",
+            "The enterprise user extension",
             vec![
-                attr("employeeNumber", "string", false, false),
-                attr("costCenter", "string", false, false),
-                attr("organization", "string", false, false),
-                attr("division", "string", false, false),
-                attr("department", "string", false, false),
-                attr("manager", "complex", false, false),
+                string("employeeNumber", "Employee number"),
+                string("costCenter", "Cost center"),
+                string("organization", "Organization"),
+                string("division", "Division"),
+                string("department", "Department"),
+                complex(
+                    "manager",
+                    false,
+                    "The member's manager",
+                    vec![
+                        string("value", "The manager's email address (Notion's manager is an email, not an id)"),
+                        accepted_only("displayName", "string"),
+                    ],
+                ),
             ],
         ),
     ]

@@ -276,7 +276,20 @@ async fn faults(State(state): State<AppState>, mut req: Request, next: Next) -> 
     let Some(caller) = req.extensions().get::<Caller>().cloned() else {
         return next.run(req).await;
     };
-    let decision = state.faults.decide(&caller.token_id);
+    let list = match (req.method(), req.uri().path()) {
+        (&axum::http::Method::GET, "/scim/v2/Users") => Some(crate::faults::ChurnList::Users),
+        (&axum::http::Method::GET, "/scim/v2/Groups") => Some(crate::faults::ChurnList::Groups),
+        _ => None,
+    };
+    let decision = state.faults.decide(&caller.token_id, list);
+    // Churn changes the org before this list request is answered (see `faults::churn`).
+    for due in &decision.churn {
+        let ids = {
+            let mut org = state.org.write();
+            crate::faults::apply_churn(&mut org, caller.workspace, caller.creator, &due.step)
+        };
+        state.faults.record_churn(&caller.token_id, due, ids);
+    }
     if !decision.latency.is_zero() {
         tokio::time::sleep(decision.latency).await;
     }

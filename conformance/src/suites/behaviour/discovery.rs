@@ -255,6 +255,7 @@ pub(super) async fn undocumented(ctx: &'static Ctx) -> CaseResult {
         .unwrap_or_default();
     if schemas.status == 200 && listed.contains(&USER_URN) {
         f.note(format!("/Schemas served ({} schemas)", listed.len()));
+        schema_facts(&mut f, &schemas.body);
     } else {
         f.unmatched(
             "/Schemas (the emulation always serves it, with the core User schema)",
@@ -262,4 +263,51 @@ pub(super) async fn undocumented(ctx: &'static Ctx) -> CaseResult {
         );
     }
     f.finish()
+}
+
+/// What a schema-driven client needs of a /Schemas it is served (RFC 7643 §7): every complex
+/// attribute declares its sub-attributes, and `userName`, unique per server (§4.1.1), says so.
+/// Without them such a client rejects every resource that carries a sub-attribute.
+fn schema_facts(f: &mut Findings, body: &Value) {
+    let schemas: Vec<&Value> = body
+        .get("Resources")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().collect())
+        .unwrap_or_default();
+    let mut bare = Vec::new();
+    for s in &schemas {
+        let id = str_of(s, "id").unwrap_or("?");
+        for a in s.get("attributes").and_then(Value::as_array).into_iter().flatten() {
+            let complex = str_of(a, "type") == Some("complex");
+            let subs = a
+                .get("subAttributes")
+                .and_then(Value::as_array)
+                .is_some_and(|v| !v.is_empty());
+            if complex && !subs {
+                bare.push(format!("{id}:{}", str_of(a, "name").unwrap_or("?")));
+            }
+        }
+    }
+    f.check(
+        "[R]",
+        "schemas-sub-attributes",
+        "every complex attribute /Schemas declares has its subAttributes",
+        bare.is_empty(),
+        || format!("without subAttributes: {}", bare.join(", ")),
+    );
+    let user_name = schemas
+        .iter()
+        .filter(|s| str_of(s, "id") == Some(USER_URN))
+        .flat_map(|s| s.get("attributes").and_then(Value::as_array).into_iter().flatten())
+        .find(|a| str_of(a, "name").is_some_and(|n| n.eq_ignore_ascii_case("userName")));
+    if let Some(a) = user_name {
+        let uniqueness = str_of(a, "uniqueness");
+        f.check(
+            "[R]",
+            "schemas-username-unique",
+            "/Schemas declares userName unique (uniqueness server)",
+            uniqueness == Some("server"),
+            || format!("userName uniqueness {uniqueness:?}"),
+        );
+    }
 }
