@@ -89,6 +89,15 @@ impl Scim {
 
     /// Sends one request; `path` is relative to the base (`Users?count=1`).
     pub async fn request(&self, method: &str, path: &str, body: Option<&Value>) -> anyhow::Result<Answer> {
+        let body = body
+            .map(serde_json::to_vec)
+            .transpose()
+            .context("cannot encode a request body")?;
+        self.request_raw(method, path, body).await
+    }
+
+    /// Sends one request with a body sent as it is (which need not be JSON).
+    pub async fn request_raw(&self, method: &str, path: &str, body: Option<Vec<u8>>) -> anyhow::Result<Answer> {
         let url = format!("{}/{}", self.base, path.trim_start_matches('/'));
         let method = reqwest::Method::from_bytes(method.as_bytes()).context("bad HTTP method")?;
         let mut req = self.http.request(method.clone(), &url);
@@ -96,9 +105,7 @@ impl Scim {
             req = req.bearer_auth(&self.token);
         }
         if let Some(b) = body {
-            req = req
-                .header("content-type", "application/scim+json")
-                .body(serde_json::to_vec(b).context("cannot encode a request body")?);
+            req = req.header("content-type", "application/scim+json").body(b);
         }
         let resp = req
             .send()

@@ -145,92 +145,84 @@ fn the_binary_connector_passes_and_reports() {
     assert!(report["results"].as_array().unwrap().len() >= 10);
 }
 
+const MOCK_TOKEN: &str = "tok_conformance_secret";
+
+/// The standalone emulation in its own process on a free port; stopped when dropped.
+struct Standalone {
+    child: std::process::Child,
+    base: String,
+}
+
+impl Standalone {
+    fn start(users: &str, groups: &str) -> Standalone {
+        let mock = workspace_binary("notion-scim-mock", "notion-scim-mock", false);
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let child = Command::new(mock)
+            .args([
+                "serve", "--addr", &addr, "--users", users, "--groups", groups, "--token", MOCK_TOKEN,
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while std::net::TcpStream::connect(&addr).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "the emulation did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Standalone {
+            child,
+            base: format!("http://{addr}/scim/v2"),
+        }
+    }
+}
+
+impl Drop for Standalone {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// A `--target` run against the standalone emulation (its own process, its admin API found
 /// beside the SCIM base): the same suites run there, writes allowed on a test domain.
 #[test]
 fn a_target_run_against_the_standalone_emulation() {
-    let mock = workspace_binary("notion-scim-mock", "notion-scim-mock", false);
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let addr = format!("127.0.0.1:{port}");
-    let mut server = Command::new(mock)
-        .args([
-            "serve",
-            "--addr",
-            &addr,
-            "--users",
-            "60",
-            "--groups",
-            "5",
-            "--token",
-            "tok_conformance_secret",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while std::net::TcpStream::connect(&addr).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "the emulation did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let base = format!("http://{addr}/scim/v2");
+    let mock = Standalone::start("60", "5");
     let out = runner(
         &[
             "run",
             "--target",
-            &base,
+            &mock.base,
             "--allow-writes",
             "--test-domain",
             "conformance.example.com",
             "--cases",
             "2",
         ],
-        &[("NOTION_CONFORMANCE_TOKEN", "tok_conformance_secret")],
+        &[("NOTION_CONFORMANCE_TOKEN", MOCK_TOKEN)],
     );
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(mock);
     let t = text(&out);
     assert!(out.status.success(), "{t}");
     assert!(t.contains("admin API found"), "{t}");
-    assert!(!t.contains("tok_conformance_secret"), "the token was printed:\n{t}");
+    assert!(!t.contains(MOCK_TOKEN), "the token was printed:\n{t}");
 
     // Read-only by default: cases that would reseed or write are skipped, with the reason.
-    let mut server = Command::new(workspace_binary("notion-scim-mock", "notion-scim-mock", false))
-        .args([
-            "serve",
-            "--addr",
-            &addr,
-            "--users",
-            "30",
-            "--groups",
-            "3",
-            "--token",
-            "tok_conformance_secret",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while std::net::TcpStream::connect(&addr).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "the emulation did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mock = Standalone::start("30", "3");
     let out = runner(
-        &["run", "--target", &base, "--suite", "sync"],
-        &[("NOTION_CONFORMANCE_TOKEN", "tok_conformance_secret")],
+        &["run", "--target", &mock.base, "--suite", "sync"],
+        &[("NOTION_CONFORMANCE_TOKEN", MOCK_TOKEN)],
     );
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(mock);
     let t = text(&out);
     assert!(out.status.success(), "{t}");
     assert!(t.contains("target-as-is") && t.contains("needs --allow-writes"), "{t}");

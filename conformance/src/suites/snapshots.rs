@@ -452,7 +452,10 @@ pub async fn render_error_bodies(ctx: &'static Ctx, dialect: &str) -> anyhow::Re
             TokenUse::Missing => env.scim.with_token(""),
         };
         let answer = match p.raw_body {
-            Some(raw) => raw_request(&env, p.method, p.path, raw).await?,
+            Some(raw) => {
+                scim.request_raw(p.method, p.path, Some(raw.as_bytes().to_vec()))
+                    .await?
+            }
             None => scim.request(p.method, p.path, p.body.as_ref()).await?,
         };
         let header = redactor.text(&format!("== {} ({} {}): {}", p.what, p.method, p.path, answer.status));
@@ -474,29 +477,6 @@ pub async fn render_error_bodies(ctx: &'static Ctx, dialect: &str) -> anyhow::Re
         serde_json::to_string_pretty(&redactor.value(&answer.body))?
     );
     Ok(out)
-}
-
-/// A request with a body that is not JSON, which the oracle's client cannot send otherwise.
-async fn raw_request(env: &Env, method: &str, path: &str, raw: &str) -> anyhow::Result<crate::scim::Answer> {
-    let url = format!("{}/{}", env.base_url(), path);
-    let resp = reqwest::Client::new()
-        .request(reqwest::Method::from_bytes(method.as_bytes())?, url)
-        .bearer_auth(env.scim_token())
-        .header("content-type", "application/scim+json")
-        .body(raw.to_string())
-        .send()
-        .await?;
-    let status = resp.status().as_u16();
-    let text = resp.text().await?;
-    Ok(crate::scim::Answer {
-        status,
-        content_type: None,
-        retry_after: None,
-        allow: None,
-        location: None,
-        body: serde_json::from_str(&text).unwrap_or(Value::Null),
-        text,
-    })
 }
 
 fn only_on_emulation(ctx: &Ctx) -> Result<(), Skip> {
