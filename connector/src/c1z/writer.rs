@@ -25,7 +25,7 @@ use prost::Message;
 use rusqlite::Connection;
 
 use super::schema::{self, DATA_TABLES, ENTITLEMENTS, GRANTS, RESOURCES, RESOURCE_TYPES, SYNC_RUNS};
-use super::sqlite::{BuildError, DbBuilder, PageOutput, Schema, Value, PAGE_SIZE};
+use super::sqlite::{BuildError, DbBuilder, PageOutput, Schema, SpillConfig, Value, PAGE_SIZE};
 use super::workfiles::{self, TargetLock};
 use super::{ksuid, now_go_time, C1zError, FinishBreakdown, SyncSummary, C1Z_MAGIC, KEEP_FULL_SYNCS, ROWS_PER_BATCH};
 use crate::proto::{Entitlement, Grant, Resource, ResourceId, ResourceType};
@@ -33,6 +33,11 @@ use crate::proto::{Entitlement, Grant, Resource, ResourceId, ResourceType};
 /// zstd level for the output. Level 1 compresses these databases as well as the default 3
 /// (34.3 MiB against 34.8 MiB for the 100k-member bench org) in half the time.
 const ZSTD_LEVEL: i32 = 1;
+
+/// Bytes of index keys a sync keeps in memory before it sorts them into runs on disk (in the
+/// run's private work folder), merged while the indexes are written: the one part of the
+/// writer that would otherwise grow with the org. A 100,000-member org stays below it.
+pub const KEY_MEMORY_BUDGET: usize = 48 << 20;
 
 /// Upper bound on zstd worker threads (the encoder uses one per core up to this).
 const ZSTD_MAX_WORKERS: usize = 4;
@@ -177,7 +182,8 @@ pub struct C1zWriter {
     /// The decompressed copy of an existing target and the new run's database, merged by
     /// `finish`.
     merge: Option<(PathBuf, PathBuf)>,
-    workdir: Option<tempfile::TempDir>,
+    /// The private work folder: the merge's databases, and index keys spilled to disk.
+    workdir: tempfile::TempDir,
     /// Held until the writer is dropped: no other run writes this target meanwhile.
     _lock: TargetLock,
     sync_id: Option<String>,
@@ -261,6 +267,12 @@ impl C1zWriter {
     /// its earlier sync runs are kept (and it must be a valid c1z: a corrupt file is an error,
     /// not silently replaced). Nothing touches `target` before [`C1zWriter::finish`].
     pub fn open(target: &Path) -> Result<Self, C1zError> {
+        Self::open_with_key_budget(target, KEY_MEMORY_BUDGET)
+    }
+
+    /// [`C1zWriter::open`] with index keys spilled to disk past `budget` bytes (the file
+    /// written is the same whatever the budget).
+    pub fn open_with_key_budget(target: &Path, budget: usize) -> Result<Self, C1zError> {
         let schema = baton_schema()?;
         let tables = Tables {
             resource_types: handle(&schema, RESOURCE_TYPES)?,
@@ -272,8 +284,9 @@ impl C1zWriter {
         // One run per target at a time; whatever a killed run left is ours to remove.
         let lock = workfiles::lock(target)?;
         workfiles::remove_leftovers(target);
-        let (output, out_file, merge, workdir) = if workfiles::has_previous(target) {
-            let workdir = workfiles::work_dir(target)?;
+        // The merge's databases and any index keys spilled past the budget live here.
+        let workdir = workfiles::work_dir(target)?;
+        let (output, out_file, merge) = if workfiles::has_previous(target) {
             let old = workdir.path().join("previous.db");
             super::decompress_c1z(target, &old)?;
             {
@@ -285,7 +298,7 @@ impl C1zWriter {
             let mut out = BufWriter::with_capacity(1 << 20, file);
             out.write_all(&[0u8; PAGE_SIZE])
                 .map_err(|e| C1zError::io("write", &new, e))?;
-            (Output::Db(out), None, Some((old, new)), Some(workdir))
+            (Output::Db(out), None, Some((old, new)))
         } else {
             let tmp = workfiles::out_file(target)?;
             let file = tmp
@@ -296,10 +309,14 @@ impl C1zWriter {
             out.write_all(C1Z_MAGIC)
                 .and_then(|()| out.write_all(&[0u8; PAGE_ONE_FRAME_LEN]))
                 .map_err(|e| C1zError::io("write", tmp.path(), e))?;
-            (Output::C1z(Some(C1zStream::Between(out))), Some(tmp), None, None)
+            (Output::C1z(Some(C1zStream::Between(out))), Some(tmp), None)
+        };
+        let spill = SpillConfig {
+            dir: workdir.path().to_path_buf(),
+            budget,
         };
         Ok(Self {
-            builder: DbBuilder::new(schema, output),
+            builder: DbBuilder::new(schema, output).with_spill(spill),
             tables,
             target: target.to_path_buf(),
             out_file,

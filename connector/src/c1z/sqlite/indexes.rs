@@ -18,6 +18,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use super::btree::{IndexTree, Leaves, PageSink, INDEX_MAX_LOCAL};
 use super::keys::{self, KeyColumn, SortedColumn};
 use super::record::{varint_len, Value};
+use super::spill::{self, TableRuns};
 use super::{BuildError, IndexSpec, PageOutput, Schema, StreamSink, TableSpec};
 
 /// Worker threads at most (one per core up to this).
@@ -37,6 +38,8 @@ pub(super) struct TableKeys {
     /// Per row, the id of its value in each key column.
     pub row_keys: Vec<u32>,
     pub rows: u64,
+    /// Keys spilled to disk; when there are any, every key of the table is there.
+    pub runs: TableRuns,
 }
 
 /// The part of [`TableKeys`] every job reads.
@@ -55,6 +58,12 @@ enum Job {
     Pack {
         table: usize,
         index: usize,
+    },
+    /// An index whose keys were spilled: its runs merged into its leaves.
+    Merge {
+        table: usize,
+        index: usize,
+        runs: Vec<std::fs::File>,
     },
 }
 
@@ -202,14 +211,38 @@ pub(super) fn write_all<W: PageOutput>(
     let mut packs = Vec::new();
     let mut users = Vec::with_capacity(tables.len());
     let mut apart = Vec::with_capacity(tables.len());
+    let mut merged_here = Vec::with_capacity(tables.len());
     let mut rows = Vec::with_capacity(tables.len());
     for (t, keys) in tables.into_iter().enumerate() {
         let spec = &schema.tables[t];
-        let max_lens: Vec<usize> = keys.columns.iter().map(KeyColumn::max_len).collect();
+        let spilled = !keys.runs.is_empty();
+        let max_lens: Vec<usize> = if spilled {
+            keys.runs.max_lens.clone()
+        } else {
+            keys.columns.iter().map(KeyColumn::max_len).collect()
+        };
         let mut columns: Vec<Option<KeyColumn>> = keys.columns.into_iter().map(Some).collect();
         let mut counts = vec![0; columns.len()];
         let mut table_apart = Vec::with_capacity(spec.indexes.len());
+        let mut index_runs = keys.runs.runs.into_iter();
+        let mut table_merged_here = Vec::with_capacity(spec.indexes.len());
         for (i, index) in spec.indexes.iter().enumerate() {
+            let runs = index_runs.next();
+            let packed_apart = make_chunk.is_some() && never_spills(index, &keys.indexed, &max_lens);
+            if spilled {
+                // Merged from its runs, by a worker into a chunk or by this thread in its turn.
+                let runs = runs.unwrap_or_default();
+                if packed_apart {
+                    let cost = keys.rows.saturating_mul(index_record_len(index, &keys.indexed, &max_lens) + 8);
+                    packs.push((cost, Job::Merge { table: t, index: i, runs }));
+                    table_merged_here.push(None);
+                } else {
+                    table_merged_here.push(Some(runs));
+                }
+                table_apart.push(packed_apart);
+                continue;
+            }
+            table_merged_here.push(None);
             for &c in &index.columns {
                 let p = position(&keys.indexed, c);
                 counts[p] += 1;
@@ -221,21 +254,15 @@ pub(super) fn write_all<W: PageOutput>(
                     });
                 }
             }
-            let packed_apart = make_chunk.is_some() && never_spills(index, &keys.indexed, &max_lens);
             if packed_apart {
-                // About the bytes of its records: the longest values, each row.
-                let record: usize = index
-                    .columns
-                    .iter()
-                    .map(|&c| max_lens[position(&keys.indexed, c)])
-                    .sum();
-                let cost = keys.rows.saturating_mul(record as u64 + 8);
+                let cost = keys.rows.saturating_mul(index_record_len(index, &keys.indexed, &max_lens) + 8);
                 packs.push((cost, Job::Pack { table: t, index: i }));
             }
             table_apart.push(packed_apart);
         }
         users.push(counts);
         apart.push(table_apart);
+        merged_here.push(table_merged_here);
         rows.push(Rows {
             indexed: keys.indexed,
             row_keys: keys.row_keys,
@@ -266,8 +293,17 @@ pub(super) fn write_all<W: PageOutput>(
             shared: &shared,
             always: true,
         };
-        assemble(sink, schema, &rows, &apart, &shared)
+        assemble(sink, schema, &rows, &apart, merged_here, &shared)
     })
+}
+
+/// About the bytes of an index's records: the longest values.
+fn index_record_len(index: &IndexSpec, indexed: &[usize], max_lens: &[usize]) -> u64 {
+    index
+        .columns
+        .iter()
+        .map(|&c| max_lens[position(indexed, c)] as u64)
+        .sum()
 }
 
 /// A worker: takes jobs until none are left or everything stopped.
@@ -306,6 +342,23 @@ fn work<C: Write + Send>(
                     }
                 }
             }
+            Job::Merge { table, index, runs } => {
+                let spec = &schema.tables[table];
+                let packed = make_chunk
+                    .ok_or_else(|| io::Error::other("this output takes no chunks").into())
+                    .and_then(|make| {
+                        pack_with(make, &spec.indexes[index], |sink| {
+                            spill::write_merged_leaves(sink, spec, &spec.indexes[index], runs)
+                        })
+                    });
+                match packed {
+                    Ok(packed) => shared.update(|state| state.packed[table][index] = Some(packed)),
+                    Err(e) => {
+                        shared.stop(Some(e));
+                        return;
+                    }
+                }
+            }
         }
     }
 }
@@ -318,12 +371,21 @@ fn pack<C: Write>(
     columns: &[(usize, Arc<Sorted>)],
     rows: &Rows,
 ) -> Result<Packed<C>, BuildError> {
+    pack_with(make_chunk, index, |sink| write_leaves(sink, spec, index, columns, rows))
+}
+
+/// Packs the leaves `write` writes into a new chunk.
+fn pack_with<C: Write>(
+    make_chunk: fn() -> io::Result<C>,
+    index: &IndexSpec,
+    write: impl FnOnce(&mut dyn PageSink) -> Result<Leaves, BuildError>,
+) -> Result<Packed<C>, BuildError> {
     let mut sink = ChunkSink {
         out: make_chunk()?,
         next: 0,
         numbered: false,
     };
-    let leaves = write_leaves(&mut sink, spec, index, columns, rows)?;
+    let leaves = write(&mut sink)?;
     if sink.numbered {
         return Err(io::Error::other(format!(
             "index {} spilled into overflow pages while built apart",
@@ -344,6 +406,7 @@ fn assemble<W: PageOutput>(
     schema: &Schema,
     rows: &[Rows],
     apart: &[Vec<bool>],
+    mut merged_here: Vec<Vec<Option<Vec<std::fs::File>>>>,
     shared: &Shared<W::Chunk>,
 ) -> Result<Vec<Vec<u32>>, BuildError> {
     let mut roots = Vec::with_capacity(schema.tables.len());
@@ -355,6 +418,8 @@ fn assemble<W: PageOutput>(
                 let first = sink.next;
                 sink.append(packed.chunk, packed.leaves.len())?;
                 packed.leaves.write_interior(sink, first)?
+            } else if let Some(runs) = merged_here[t][i].take() {
+                spill::write_merged_leaves(sink, spec, index, runs)?.write_interior(sink, 0)?
             } else {
                 let columns = shared.take_columns(t, index, &rows[t].indexed)?;
                 let leaves = write_leaves(sink, spec, index, &columns, &rows[t])?;

@@ -100,6 +100,11 @@ impl KeyColumn {
         Some(id)
     }
 
+    /// Bytes this column holds on the heap (what it reserved).
+    pub fn heap_bytes(&self) -> usize {
+        self.bytes.capacity() + self.entries.capacity() * std::mem::size_of::<Entry>()
+    }
+
     /// Bytes of the longest value so far (ints count 8).
     pub fn max_len(&self) -> usize {
         self.max_len

@@ -22,6 +22,7 @@ mod btree;
 mod indexes;
 mod keys;
 mod record;
+mod spill;
 #[cfg(test)]
 mod tests;
 
@@ -33,6 +34,7 @@ pub use btree::PAGE_SIZE;
 use btree::{PageSink, TableTree};
 use keys::KeyColumn;
 pub use record::Value;
+pub use spill::SpillConfig;
 
 /// Why a database could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -261,8 +263,18 @@ struct TableState {
     /// Columns any index uses, and the values each took, row by row.
     indexed: Vec<usize>,
     key_values: Vec<KeyColumn>,
-    /// Per row, the id of its value in each of `key_values`.
+    /// Per row, the id of its value in each of `key_values` (rows since the last spill).
     row_keys: Vec<u32>,
+    /// Bytes `key_values` and `row_keys` hold (their capacity), as last counted.
+    key_bytes: usize,
+    /// Keys spilled to disk: sorted runs for each index.
+    runs: spill::TableRuns,
+}
+
+impl TableState {
+    fn count_key_bytes(&self) -> usize {
+        self.key_values.iter().map(KeyColumn::heap_bytes).sum::<usize>() + self.row_keys.capacity() * 4
+    }
 }
 
 /// Builds one database file from rows, streaming its pages (from page 2) into a writer.
@@ -271,6 +283,10 @@ pub struct DbBuilder<W: PageOutput> {
     schema: Schema,
     sink: StreamSink<W>,
     tables: Vec<TableState>,
+    /// Where and when index keys go to disk; `None` keeps them all in memory.
+    spill: Option<SpillConfig>,
+    /// Bytes of index keys in memory, over all tables.
+    key_bytes: usize,
 }
 
 /// A built database: the writer (every page from 2 on written to it), page 1, and the size.
@@ -297,6 +313,8 @@ impl<W: PageOutput> DbBuilder<W> {
                     key_values: indexed.iter().map(|_| KeyColumn::default()).collect(),
                     indexed,
                     row_keys: Vec::new(),
+                    key_bytes: 0,
+                    runs: spill::TableRuns::default(),
                 }
             })
             .collect();
@@ -304,7 +322,17 @@ impl<W: PageOutput> DbBuilder<W> {
             schema,
             sink: StreamSink { out, next: 2 },
             tables,
+            spill: None,
+            key_bytes: 0,
         }
+    }
+
+    /// Keeps index keys in memory up to `config.budget` bytes (over all tables); past it, the
+    /// biggest table's keys are sorted into runs in files in `config.dir` and merged at the
+    /// end (see [`spill`]). The file built is the same, byte for byte.
+    pub fn with_spill(mut self, config: SpillConfig) -> Self {
+        self.spill = Some(config);
+        self
     }
 
     /// The schema this builder writes.
@@ -333,12 +361,65 @@ impl<W: PageOutput> DbBuilder<W> {
                 .ok_or_else(|| BuildError::Unsupported(format!("more than 4 GiB of index keys in {}", spec.name)))?;
             state.row_keys.push(id);
         }
+        if let Some(config) = &self.spill {
+            let counted = state.count_key_bytes();
+            self.key_bytes = self.key_bytes - state.key_bytes + counted;
+            state.key_bytes = counted;
+            if self.key_bytes > config.budget {
+                self.spill_biggest()?;
+            }
+        }
         Ok(rowid)
+    }
+
+    /// Spills the keys of the table holding the most, then of the next, until the keys in
+    /// memory are within half the budget (so that spills come in batches worth sorting).
+    fn spill_biggest(&mut self) -> Result<(), BuildError> {
+        let Some(config) = self.spill.clone() else {
+            return Ok(());
+        };
+        while self.key_bytes > config.budget / 2 {
+            let Some(t) = (0..self.tables.len()).max_by_key(|&t| self.tables[t].key_bytes) else {
+                break;
+            };
+            if self.tables[t].key_bytes == 0 {
+                break;
+            }
+            self.spill_table(&config.dir, t)?;
+        }
+        Ok(())
+    }
+
+    /// Sorts table `t`'s keys in memory into one more run for each of its indexes.
+    fn spill_table(&mut self, dir: &std::path::Path, t: usize) -> Result<(), BuildError> {
+        let spec = &self.schema.tables[t];
+        let state = &mut self.tables[t];
+        let columns = std::mem::replace(
+            &mut state.key_values,
+            state.indexed.iter().map(|_| KeyColumn::default()).collect(),
+        );
+        let row_keys = std::mem::take(&mut state.row_keys);
+        let rows = (state.rows - state.runs.spilled) as usize;
+        self.key_bytes -= state.key_bytes;
+        state.key_bytes = 0;
+        if spec.indexes.is_empty() {
+            return Ok(());
+        }
+        spill::spill_batch(dir, spec, &state.indexed, columns, &row_keys, rows, &mut state.runs)
     }
 
     /// Writes the rest of the tables and every index, and returns page 1 for the caller to put
     /// at the start of the file.
-    pub fn finish(self) -> Result<Built<W>, BuildError> {
+    pub fn finish(mut self) -> Result<Built<W>, BuildError> {
+        // A table with keys on disk puts the rest there too: its indexes are all merged.
+        if let Some(config) = self.spill.clone() {
+            for t in 0..self.tables.len() {
+                let state = &self.tables[t];
+                if !state.runs.is_empty() && state.rows > state.runs.spilled {
+                    self.spill_table(&config.dir, t)?;
+                }
+            }
+        }
         let Self {
             schema,
             mut sink,
@@ -354,6 +435,7 @@ impl<W: PageOutput> DbBuilder<W> {
                 columns: state.key_values,
                 row_keys: state.row_keys,
                 rows: state.rows,
+                runs: state.runs,
             });
         }
         let index_roots = indexes::write_all(&mut sink, &schema, keys)?;

@@ -55,12 +55,30 @@ impl PageOutput for InOrder {
 
 /// Page 1 and the output of a database built from `rows` (table name, values) into `out`.
 fn build_into<W: PageOutput>(out: W, ddl: &str, rows: &[(&str, Vec<Owned>)]) -> Result<(Vec<u8>, W), BuildError> {
+    build_spilling(out, ddl, rows, None)
+}
+
+/// [`build_into`], with index keys spilled to disk past `spill`.
+fn build_spilling<W: PageOutput>(
+    out: W,
+    ddl: &str,
+    rows: &[(&str, Vec<Owned>)],
+    spill: Option<SpillConfig>,
+) -> Result<(Vec<u8>, W), BuildError> {
     let schema = schema_of(ddl)?;
     let mut builder = DbBuilder::new(schema, out);
+    let tiny = spill.as_ref().is_some_and(|c| c.budget <= 3_000);
+    if let Some(config) = spill {
+        builder = builder.with_spill(config);
+    }
     for (table, values) in rows {
         let t = builder.schema().table(table).expect("table in schema");
         let values: Vec<Value<'_>> = values.iter().map(borrowed).collect();
         builder.insert(t, &values)?;
+    }
+    if tiny && rows.len() > 2 {
+        // The comparisons with the in-memory path mean something only if keys went to disk.
+        assert!(builder.tables.iter().any(|t| t.runs.spilled > 0), "nothing was spilled");
     }
     let built = builder.finish()?;
     Ok((built.page1, built.out))
@@ -81,6 +99,28 @@ fn build_in_order(ddl: &str, rows: &[(&str, Vec<Owned>)]) -> Result<Vec<u8>, Bui
     let (mut bytes, out) = build_into(InOrder(Vec::new()), ddl, rows)?;
     bytes.extend_from_slice(&out.0);
     Ok(bytes)
+}
+
+/// The file built from `rows` into [`DDL`] with keys spilled past `budget` bytes, with leaves
+/// packed apart (`in_order` false) or built in order.
+fn spilled(rows: &[(&str, Vec<Owned>)], budget: usize, in_order: bool) -> Vec<u8> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = Some(SpillConfig {
+        dir: dir.path().to_path_buf(),
+        budget,
+    });
+    let bytes = if in_order {
+        let (mut page1, out) = build_spilling(InOrder(Vec::new()), DDL, rows, config).expect("build");
+        page1.extend_from_slice(&out.0);
+        page1
+    } else {
+        let (mut page1, out) = build_spilling(Vec::new(), DDL, rows, config).expect("build");
+        page1.extend_from_slice(&out);
+        page1
+    };
+    // Run files are anonymous: nothing is left in the folder.
+    assert_eq!(std::fs::read_dir(dir.path()).expect("ls").count(), 0);
+    bytes
 }
 
 fn integrity(path: &Path) -> Vec<String> {
@@ -164,7 +204,14 @@ proptest! {
         prop_assert_eq!(integrity(&path), vec!["ok".to_string()]);
         // Leaves packed apart and appended make the very file built in order.
         let in_order = build_in_order(DDL, &input).expect("build in order");
-        prop_assert!(std::fs::read(&path).expect("read") == in_order, "the two ways differ");
+        let built = std::fs::read(&path).expect("read");
+        prop_assert!(built == in_order, "the two ways differ");
+        // Keys spilled to disk (every few rows, so many runs are merged, and merged again) make
+        // the very same file, both ways.
+        for budget in [1, 3_000, 40_000] {
+            prop_assert!(spilled(&input, budget, false) == built, "spilling past {} bytes differs", budget);
+            prop_assert!(spilled(&input, budget, true) == built, "spilling past {} bytes in order differs", budget);
+        }
         let conn = Connection::open(&path).expect("open");
         prop_assert_eq!(all_rows(&conn, "select * from t order by id"), expected.clone());
         // The index order is SQLite's: read through it and compare with a sort done here.
@@ -365,17 +412,21 @@ fn duplicate_unique_keys_are_refused_but_nulls_are_not_duplicates() {
             ],
         )
     };
-    let err = build(
-        dir.path(),
-        DDL,
-        &[row("same", Some(1)), row("other", Some(1)), row("same", Some(1))],
-    )
-    .unwrap_err();
+    let rows = [row("same", Some(1)), row("other", Some(1)), row("same", Some(1))];
+    let err = build(dir.path(), DDL, &rows).unwrap_err();
     assert!(
         matches!(&err, BuildError::Duplicate { index, .. } if index == "t_d"),
         "{err}"
     );
     assert!(err.to_string().contains("same"), "{err}");
+    // The same when the two rows went to different runs on disk: the same error, word for word.
+    let spill = tempfile::tempdir().expect("tempdir");
+    let config = SpillConfig {
+        dir: spill.path().to_path_buf(),
+        budget: 1,
+    };
+    let spilled = build_spilling(Vec::new(), DDL, &rows, Some(config)).unwrap_err();
+    assert_eq!(spilled.to_string(), err.to_string());
     let path = build(dir.path(), DDL, &[row("same", None), row("same", None)]).expect("nulls are distinct");
     assert_eq!(integrity(&path), vec!["ok".to_string()]);
 }
