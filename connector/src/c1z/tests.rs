@@ -610,3 +610,90 @@ fn a_new_file_is_page_one_stored_then_compressed_frames() {
     let first = zstd::stream::decode_all(&bytes[5..15 + page]).expect("frame 1");
     assert_eq!(first, page_one);
 }
+
+/// Every row of every table of the c1z at `path`, in rowid order, with the columns that differ
+/// between two runs of the same content (ids and times of the run) masked; and SQLite's
+/// integrity check, which also proves each index holds exactly its table's rows in order.
+fn contents(path: &Path) -> (Vec<String>, Vec<(String, Vec<Vec<rusqlite::types::Value>>)>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("plain.db");
+    decompress_c1z(path, &db).expect("decompress");
+    let conn = rusqlite::Connection::open(&db).expect("open");
+    let check: Vec<String> = conn
+        .prepare("pragma integrity_check")
+        .expect("prepare")
+        .query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    let masked = ["sync_id", "discovered_at", "started_at", "ended_at"];
+    let mut tables = Vec::new();
+    for table in std::iter::once(schema::SYNC_RUNS).chain(schema::DATA_TABLES) {
+        let mut stmt = conn
+            .prepare(&format!("select * from {table} order by id"))
+            .expect("select");
+        let names: Vec<String> = stmt.column_names().iter().map(|n| n.to_string()).collect();
+        let rows = stmt
+            .query_map([], |r| {
+                (0..names.len())
+                    .map(|i| {
+                        let v: rusqlite::types::Value = r.get(i)?;
+                        Ok(if masked.contains(&names[i].as_str()) {
+                            rusqlite::types::Value::Null
+                        } else {
+                            v
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .expect("query")
+            .collect::<Result<Vec<_>, _>>()
+            .expect("rows");
+        tables.push((table.to_string(), rows));
+    }
+    (check, tables)
+}
+
+#[test]
+fn index_keys_spilled_to_disk_make_the_same_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let users: Vec<String> = (0..1_200).map(|i| format!("u{:05}", (i * 7_919) % 1_200)).collect();
+    let users: Vec<&str> = users.iter().map(String::as_str).collect();
+    let mut seen = Vec::new();
+    for budget in [usize::MAX, 1 << 14, 1] {
+        let path = dir.path().join(format!("budget-{budget}.c1z"));
+        for round in 0..2 {
+            // A new file, then a second sync merged into it (its run built the same way).
+            let mut w = C1zWriter::open_with_key_budget(&path, budget).expect("open writer");
+            w.start_sync().expect("start");
+            w.put_resource_type(&rt("user")).expect("rt");
+            let group = res("group", "g1");
+            w.put_resource(&group).expect("group");
+            let member = ent(&group, "member");
+            w.put_entitlement(&member).expect("ent");
+            for u in &users[round * 300..] {
+                w.put_resource(&res("user", u)).expect("user");
+                w.put_grant(&grant(&member, &ResourceId::new("user", *u)))
+                    .expect("grant");
+            }
+            w.finish().expect("finish");
+            assert_eq!(
+                dir_entries(dir.path())
+                    .iter()
+                    .filter(|p| p.to_string_lossy().contains(".work-"))
+                    .count(),
+                0
+            );
+        }
+        let (check, tables) = contents(&path);
+        assert_eq!(check, vec!["ok".to_string()], "budget {budget}");
+        let grants = tables
+            .iter()
+            .find(|(t, _)| t == schema::GRANTS)
+            .map_or(0, |(_, rows)| rows.len());
+        assert_eq!(grants, 1_200 + 900, "budget {budget}");
+        seen.push(tables);
+    }
+    assert!(seen[1] == seen[0], "a 16 KiB budget changed the file");
+    assert!(seen[2] == seen[0], "spilling every row changed the file");
+}

@@ -233,8 +233,17 @@ pub(super) fn write_all<W: PageOutput>(
                 // Merged from its runs, by a worker into a chunk or by this thread in its turn.
                 let runs = runs.unwrap_or_default();
                 if packed_apart {
-                    let cost = keys.rows.saturating_mul(index_record_len(index, &keys.indexed, &max_lens) + 8);
-                    packs.push((cost, Job::Merge { table: t, index: i, runs }));
+                    let cost = keys
+                        .rows
+                        .saturating_mul(index_record_len(index, &keys.indexed, &max_lens) + 8);
+                    packs.push((
+                        cost,
+                        Job::Merge {
+                            table: t,
+                            index: i,
+                            runs,
+                        },
+                    ));
                     table_merged_here.push(None);
                 } else {
                     table_merged_here.push(Some(runs));
@@ -255,7 +264,9 @@ pub(super) fn write_all<W: PageOutput>(
                 }
             }
             if packed_apart {
-                let cost = keys.rows.saturating_mul(index_record_len(index, &keys.indexed, &max_lens) + 8);
+                let cost = keys
+                    .rows
+                    .saturating_mul(index_record_len(index, &keys.indexed, &max_lens) + 8);
                 packs.push((cost, Job::Pack { table: t, index: i }));
             }
             table_apart.push(packed_apart);

@@ -115,7 +115,11 @@ impl Decoder {
             let span = match tag {
                 TAG_NULL => Span::Null,
                 TAG_INT => {
-                    let bytes: [u8; 8] = key.get(at..at + 8).ok_or_else(corrupt)?.try_into().map_err(|_| corrupt())?;
+                    let bytes: [u8; 8] = key
+                        .get(at..at + 8)
+                        .ok_or_else(corrupt)?
+                        .try_into()
+                        .map_err(|_| corrupt())?;
                     at += 8;
                     Span::Int((u64::from_be_bytes(bytes) ^ (1 << 63)) as i64)
                 }
@@ -390,7 +394,11 @@ pub fn spill_batch(
             .collect();
         let ranks: Vec<Vec<u32>> = positions
             .iter()
-            .map(|&p| (0..rows).map(|row| sorted[p].0[row_keys[row * width + p] as usize]).collect())
+            .map(|&p| {
+                (0..rows)
+                    .map(|row| sorted[p].0[row_keys[row * width + p] as usize])
+                    .collect()
+            })
             .collect();
         let distinct: Vec<usize> = positions.iter().map(|&p| sorted[p].1.len()).collect();
         let order = keys::rows_in_key_order(&ranks, &distinct, rows);
