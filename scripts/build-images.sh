@@ -106,5 +106,7 @@ for name in "${images[@]}"; do
   echo "saved $dist/$name-$version.oci.tar and $dist/$name-$version.docker.tar"
 done
 
-(cd "$dist" && find . -maxdepth 1 -type f ! -name SHA256SUMS -printf '%f\n' | sort | xargs sha256sum >SHA256SUMS)
-echo "checksums: $dist/SHA256SUMS"
+# One checksum file for everything in dist/: the binaries and the archives.
+sums="$(cd "$dist" && find . -maxdepth 1 -type f ! -name SHA256SUMS -printf '%f\n' | sort | xargs sha256sum)"
+printf '%s\n' "$sums" >"$dist/SHA256SUMS"
+echo "checksums: $dist/SHA256SUMS (cd $dist && sha256sum -c SHA256SUMS)"

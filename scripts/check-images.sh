@@ -177,14 +177,15 @@ done
 $(declare -f in_image)
 image_path='$image_path'
 nonroot=$nonroot
-in_image '$conn_root' \${BATON_SCIM_TOKEN:+BATON_SCIM_TOKEN="\$BATON_SCIM_TOKEN"} CHECK_IMAGES_SHARE='$share' -- /baton-notion "\$@"
+in_image '$conn_root' \${BATON_SCIM_TOKEN:+"BATON_SCIM_TOKEN=\$BATON_SCIM_TOKEN"} CHECK_IMAGES_SHARE='$share' -- /baton-notion "\$@"
 WRAPPER
 chmod 0700 "$work/connector-in-image"
 TMPDIR="$share" NOTION_CONFORMANCE_TOKEN="$token" "$dist/notion-conformance" run \
   --connector "$work/connector-in-image" --target "$base_url" --suite sync | tee "$work/conformance.out" ||
   fail "the conformance sync suite failed against the images"
 summary="$(tail -1 "$work/conformance.out")"
-[[ "$summary" =~ ^conformance:\ ([0-9]+)\ passed,\ 0\ failed ]] && ((BASH_REMATCH[1] > 0)) ||
+if ! [[ "$summary" =~ ^conformance:\ ([0-9]+)\ passed,\ 0\ failed ]] || ((BASH_REMATCH[1] == 0)); then
   fail "the conformance run passed no case: $summary"
+fi
 
 echo "check-images: OK ($conn_archive, $mock_archive)"

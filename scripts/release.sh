@@ -27,10 +27,12 @@ mkdir -p "$dist"
 for bin in "${binaries[@]}"; do
   install -m 0755 "$target_dir/release/$bin" "$dist/$bin"
 done
-(cd "$dist" && sha256sum "${binaries[@]}" >SHA256SUMS)
+# One checksum file for everything in dist/ (scripts/build-images.sh adds its archives).
+sums="$(cd "$dist" && find . -maxdepth 1 -type f ! -name SHA256SUMS -printf '%f\n' | sort | xargs sha256sum)"
+printf '%s\n' "$sums" >"$dist/SHA256SUMS"
 
 echo "== release: $dist/"
 (cd "$dist" && for bin in "${binaries[@]}"; do
   printf '%-20s %8s KiB  %s\n' "$bin" "$(($(stat -c %s "$bin") / 1024))" "$("./$bin" --version)"
 done)
-echo "checksums: $dist/SHA256SUMS (sha256sum -c SHA256SUMS)"
+echo "checksums: $dist/SHA256SUMS (cd $dist && sha256sum -c SHA256SUMS)"
