@@ -175,9 +175,7 @@ fn check_secret(secret: &Value) -> Vec<String> {
     for (k, v) in data {
         let k = k.as_str().unwrap_or("?");
         match v.as_str() {
-            None => problems.push(format!(
-                "secret: {k} is not a string (Kubernetes refuses it; quote it)"
-            )),
+            None => problems.push(format!("secret: {k} is not a string (Kubernetes refuses it; quote it)")),
             // A committed manifest holds placeholders only.
             Some(s) if SECRET_ENV.contains(&k) && !(s.starts_with('<') && s.ends_with('>')) => {
                 problems.push(format!("secret: {k} holds a value, not a <placeholder>"));
@@ -225,9 +223,13 @@ fn check_probe(problems: &mut Vec<String>, kind: &str, probe: Option<&Value>, wa
             _ => None,
         };
         match endpoint {
-            None => problems.push(format!("deployment: {kind} is not `health-check [--endpoint=E]`: {rest:?}")),
+            None => problems.push(format!(
+                "deployment: {kind} is not `health-check [--endpoint=E]`: {rest:?}"
+            )),
             Some(e) if !HEALTH_ENDPOINTS.contains(&e) => {
-                problems.push(format!("deployment: {kind} asks for endpoint {e:?}, not one of {HEALTH_ENDPOINTS:?}"));
+                problems.push(format!(
+                    "deployment: {kind} asks for endpoint {e:?}, not one of {HEALTH_ENDPOINTS:?}"
+                ));
             }
             Some(e) if !want.contains(&e) => {
                 problems.push(format!("deployment: {kind} checks {e:?}; expected one of {want:?}"));
@@ -237,7 +239,9 @@ fn check_probe(problems: &mut Vec<String>, kind: &str, probe: Option<&Value>, wa
     } else if let Some(get) = probe.get("httpGet") {
         let path = str_at(get, &["path"]).unwrap_or("/");
         if !want.iter().any(|w| path == format!("/{w}")) {
-            problems.push(format!("deployment: {kind} GETs {path}; expected one of {want:?} as a path"));
+            problems.push(format!(
+                "deployment: {kind} GETs {path}; expected one of {want:?} as a path"
+            ));
         }
         let port = get.get("port").and_then(Value::as_i64);
         if port != Some(ctx.port) {
@@ -253,7 +257,9 @@ fn check_probe(problems: &mut Vec<String>, kind: &str, probe: Option<&Value>, wa
             ));
         }
     } else {
-        problems.push(format!("deployment: {kind} neither runs `health-check` nor GETs the health check"));
+        problems.push(format!(
+            "deployment: {kind} neither runs `health-check` nor GETs the health check"
+        ));
     }
 }
 
@@ -310,7 +316,11 @@ fn check_deployment(deploy: &Value, secret_name: &str, image: &Image) -> Vec<Str
         return problems;
     };
     unknown_fields(&mut problems, "deployment: pod spec", pod, &POD_FIELDS);
-    let containers = pod.get("containers").and_then(Value::as_sequence).cloned().unwrap_or_default();
+    let containers = pod
+        .get("containers")
+        .and_then(Value::as_sequence)
+        .cloned()
+        .unwrap_or_default();
     let [container] = containers.as_slice() else {
         problems.push(format!("deployment: {} containers, expected one", containers.len()));
         return problems;
@@ -332,7 +342,9 @@ fn check_deployment(deploy: &Value, secret_name: &str, image: &Image) -> Vec<Str
     for e in container.get("env").and_then(Value::as_sequence).into_iter().flatten() {
         let name = str_at(e, &["name"]).unwrap_or("");
         if SECRET_ENV.contains(&name) && e.get("value").is_some() {
-            problems.push(format!("deployment: {name} is written into the Deployment; it belongs in the Secret"));
+            problems.push(format!(
+                "deployment: {name} is written into the Deployment; it belongs in the Secret"
+            ));
         }
     }
     let from_secret = container
@@ -362,16 +374,26 @@ fn check_deployment(deploy: &Value, secret_name: &str, image: &Image) -> Vec<Str
             .unwrap_or(DEFAULT_HEALTH_BIND)
             .to_string(),
     };
-    check_probe(&mut problems, "livenessProbe", container.get("livenessProbe"), &["live"], &ctx);
-    check_probe(&mut problems, "readinessProbe", container.get("readinessProbe"), &["ready", "health"], &ctx);
+    check_probe(
+        &mut problems,
+        "livenessProbe",
+        container.get("livenessProbe"),
+        &["live"],
+        &ctx,
+    );
+    check_probe(
+        &mut problems,
+        "readinessProbe",
+        container.get("readinessProbe"),
+        &["ready", "health"],
+        &ctx,
+    );
     if let Some(startup) = container.get("startupProbe") {
         check_probe(&mut problems, "startupProbe", Some(startup), &["live"], &ctx);
     }
 
     // Security: non-root (the image's user), read-only root, nothing to escalate.
-    let sc = |k: &str| {
-        at(container, &["securityContext", k]).or_else(|| at(pod, &["securityContext", k]))
-    };
+    let sc = |k: &str| at(container, &["securityContext", k]).or_else(|| at(pod, &["securityContext", k]));
     if sc("runAsNonRoot").and_then(Value::as_bool) != Some(true) {
         problems.push("deployment: runAsNonRoot is not true".to_string());
     }
@@ -420,12 +442,18 @@ fn check_deployment(deploy: &Value, secret_name: &str, image: &Image) -> Vec<Str
         .filter(|m| at(m, &["readOnly"]).and_then(Value::as_bool) != Some(true))
         .filter_map(|m| str_at(m, &["mountPath"]))
         .collect();
-    let inside = |dir: &str| writable.iter().any(|m| dir == *m || dir.starts_with(&format!("{}/", m.trim_end_matches('/'))));
+    let inside = |dir: &str| {
+        writable
+            .iter()
+            .any(|m| dir == *m || dir.starts_with(&format!("{}/", m.trim_end_matches('/'))))
+    };
     if !inside("/tmp") {
         problems.push("deployment: /tmp is not a writable emptyDir".to_string());
     }
     if !inside(workdir) {
-        problems.push(format!("deployment: the working directory {workdir} is not on a writable emptyDir"));
+        problems.push(format!(
+            "deployment: the working directory {workdir} is not on a writable emptyDir"
+        ));
     }
     problems
 }
@@ -570,15 +598,13 @@ fn probes_that_miss_the_health_check_are_caught() {
     // loopback for the kubelet to reach it.
     deployment_broken(
         |d| {
-            container_mut(d)["livenessProbe"] =
-                serde_yaml::from_str("{httpGet: {path: /live, port: 8080}}").unwrap();
+            container_mut(d)["livenessProbe"] = serde_yaml::from_str("{httpGet: {path: /live, port: 8080}}").unwrap();
         },
         "port Some(8080)",
     );
     deployment_broken(
         |d| {
-            container_mut(d)["livenessProbe"] =
-                serde_yaml::from_str("{httpGet: {path: /live, port: 8081}}").unwrap();
+            container_mut(d)["livenessProbe"] = serde_yaml::from_str("{httpGet: {path: /live, port: 8081}}").unwrap();
         },
         "listens on 127.0.0.1 only",
     );
@@ -663,7 +689,10 @@ fn a_broken_secret_is_caught() {
         let mut s = secret.clone();
         f(s["stringData"].as_mapping_mut().unwrap());
         let problems = check_secret(&s);
-        assert!(problems.iter().any(|p| p.contains(expect)), "{expect:?} not in {problems:#?}");
+        assert!(
+            problems.iter().any(|p| p.contains(expect)),
+            "{expect:?} not in {problems:#?}"
+        );
     };
     broken(
         &|m| {
@@ -697,7 +726,10 @@ fn the_containerfile_is_read_as_docker_reads_it() {
         user: "65532:65532".to_string(),
     };
     let problems = check_deployment(&deploy, &secret_name(&secret), &moved);
-    assert!(problems.iter().any(|p| p.contains("not the image's entrypoint")), "{problems:#?}");
+    assert!(
+        problems.iter().any(|p| p.contains("not the image's entrypoint")),
+        "{problems:#?}"
+    );
 }
 
 #[test]
@@ -705,7 +737,10 @@ fn a_kustomization_naming_another_image_is_caught() {
     let (_, deploy, mut kust) = manifests();
     kust["images"][0]["name"] = Value::from("baton-notion");
     let problems = check_kustomization(&kust, &deploy);
-    assert!(problems.iter().any(|p| p.contains("is not the Deployment's")), "{problems:#?}");
+    assert!(
+        problems.iter().any(|p| p.contains("is not the Deployment's")),
+        "{problems:#?}"
+    );
     kust["resources"][0] = Value::from("missing.yaml");
     let problems = check_kustomization(&kust, &deploy);
     assert!(problems.iter().any(|p| p.contains("missing.yaml")), "{problems:#?}");

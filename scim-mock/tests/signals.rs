@@ -24,7 +24,17 @@ impl Drop for Child {
 #[test]
 fn sigterm_stops_the_server_cleanly_even_with_an_idle_connection() {
     let child = Command::new(BIN)
-        .args(["serve", "--addr", "127.0.0.1:0", "--users", "3", "--groups", "1", "--token", "T"])
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--users",
+            "3",
+            "--groups",
+            "1",
+            "--token",
+            "T",
+        ])
         .env_remove("NOTION_SCIM_MOCK_TOKEN")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
