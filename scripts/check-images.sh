@@ -53,7 +53,7 @@ trap cleanup EXIT
 load_and_export() {
   local name="$1" archive="$2" version="$3" want_entry="$4" want_cmd="$5" ref got cid
   echo "== image $name: load $archive"
-  ref="$(podman load -i "$archive" | sed -n 's/^Loaded image(s)\{0,1\}: //p' | tail -1)"
+  ref="$(podman load --quiet -i "$archive" | sed -n 's/^Loaded image[s]*: //p' | tail -1)"
   [[ -n "$ref" ]] || fail "$archive: podman load named no image"
   echo "loaded $ref"
   got="$(podman image inspect --format '{{json .Config.Entrypoint}}' "$ref")"
