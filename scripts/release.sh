@@ -4,8 +4,9 @@
 #
 #   scripts/release.sh            # dist/baton-notion, dist/notion-scim-mock, dist/notion-conformance, dist/SHA256SUMS
 #
-# The binaries link glibc dynamically (x86_64 or aarch64 Linux, glibc 2.34 or newer, as on
-# Debian 12); the images built by scripts/build-images.sh carry the libraries they need.
+# The binaries link glibc dynamically (Linux on the build machine's architecture; the symbol
+# versions they use need glibc 2.34 or newer, as on Debian 12); the images built by
+# scripts/build-images.sh carry the libraries they need.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
