@@ -229,8 +229,21 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     eprintln!(
         "serving {members} members and {groups} groups; token {first_token} (its secret: {secret}); admin API at http://{addr}/__admin"
     );
+    // Ctrl-C, or SIGTERM as a container runtime stops its process (`docker stop`; a container's
+    // first process has no default action for SIGTERM, so without this it waits for SIGKILL).
     let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
     };
     let journal = notion_scim_mock::JournalLimits {
         max_entries: args.journal_max_entries,
