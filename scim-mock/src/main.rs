@@ -207,9 +207,11 @@ fn builder(args: &OrgArgs) -> anyhow::Result<notion_scim_mock::MockServerBuilder
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_new(format!("notion_scim_mock={}", args.log_level))
         .map_err(|e| anyhow::anyhow!("bad --log-level: {e}"))?;
+    // Colours only for a person at a terminal: a log file or a test reading stderr gets text.
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let org = builder(&args.org)?.build_org();
     let f = args.faults;
@@ -255,6 +257,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             args.tls_ca_file.display()
         );
     }
+    let stop = stop_signal();
     eprintln!("stop with Ctrl-C (or SIGTERM)");
     let journal = notion_scim_mock::JournalLimits {
         max_entries: args.journal_max_entries,
@@ -267,7 +270,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         vec![(fault_token, settings)],
         journal,
         tls.as_ref(),
-        stop_signal(),
+        stop,
     )
     .await;
     eprintln!("notion-scim-mock stopped");
@@ -310,25 +313,24 @@ fn announcement(org: &notion_scim_mock::Org, origin: &str) -> Vec<String> {
     lines
 }
 
-/// Resolves on Ctrl-C or, on Unix, SIGTERM (what `kill` and container runtimes send).
-async fn stop_signal() {
+/// A future that resolves on Ctrl-C or, on Unix, SIGTERM (what `kill` and container runtimes
+/// send). The handlers are installed here, before the server says how to stop it, so that a
+/// signal sent right after that line is never met by the default action.
+fn stop_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
+    let handlers = {
         use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
+        signal(SignalKind::terminate()).ok().zip(signal(SignalKind::interrupt()).ok())
+    };
+    async move {
+        #[cfg(unix)]
+        if let Some((mut term, mut int)) = handlers {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
             }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+            return;
         }
-    }
-    #[cfg(not(unix))]
-    {
         let _ = tokio::signal::ctrl_c().await;
     }
 }
