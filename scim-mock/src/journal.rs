@@ -90,9 +90,7 @@ impl JournalFilter {
         }
         if let Some(token) = &self.token {
             if token != "none" && !is_token_id(token) {
-                return Err(
-                    "token filter: expected a token id such as tok_1 (the journal never holds secrets)".into(),
-                );
+                return Err("token filter: expected a token id such as tok_1 (the journal never holds secrets)".into());
             }
         }
         Ok(())

@@ -50,9 +50,7 @@ pub use faults::{
     ChurnList, ChurnOp, ChurnStep, Fault, FaultControls, FaultSettings, PagingFault, RandomFaults, RateLimit,
 };
 pub use http::MAX_BODY_BYTES;
-pub use journal::{
-    Expectation, JournalEntry, JournalFilter, JournalLimits, JournalStatus, DEFAULT_JOURNAL_MAX_BYTES,
-};
+pub use journal::{Expectation, JournalEntry, JournalFilter, JournalLimits, JournalStatus, DEFAULT_JOURNAL_MAX_BYTES};
 pub use model::{Account, Group, Member, Org, PersonName, Role, Token, Workspace};
 pub use org_file::{GroupFile, OrgFile, PersonFile, TokenFile, WorkspaceFile};
 pub use quirks::Quirks;

@@ -238,7 +238,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.addr))?;
     let addr = listener.local_addr()?;
     let tls = if args.tls {
-        let host = args.addr.rsplit_once(':').map_or("", |(h, _)| h).trim_matches(['[', ']']);
+        let host = args
+            .addr
+            .rsplit_once(':')
+            .map_or("", |(h, _)| h)
+            .trim_matches(['[', ']']);
         let identity = notion_scim_mock::TlsIdentity::generate(&[host.to_string(), addr.ip().to_string()])?;
         std::fs::write(&args.tls_ca_file, identity.ca_pem())
             .map_err(|e| anyhow::anyhow!("cannot write the CA to {}: {e}", args.tls_ca_file.display()))?;
@@ -320,7 +324,9 @@ fn stop_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     let handlers = {
         use tokio::signal::unix::{signal, SignalKind};
-        signal(SignalKind::terminate()).ok().zip(signal(SignalKind::interrupt()).ok())
+        signal(SignalKind::terminate())
+            .ok()
+            .zip(signal(SignalKind::interrupt()).ok())
     };
     async move {
         #[cfg(unix)]
@@ -405,10 +411,7 @@ mod tests {
         let lines = announcement(&org, "http://127.0.0.1:1");
         let text = lines.join("\n");
         for t in &org.tokens {
-            assert!(
-                text.contains(&format!("token {}, secret {}", t.id, t.secret)),
-                "{text}"
-            );
+            assert!(text.contains(&format!("token {}, secret {}", t.id, t.secret)), "{text}");
         }
         assert!(text.contains("workspace 2"), "{text}");
     }

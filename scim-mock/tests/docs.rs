@@ -121,9 +121,7 @@ fn check_table(doc: &str, expected: &str) -> Result<(), String> {
         return Ok(());
     }
     let (f, e): (Vec<&str>, Vec<&str>) = (found.lines().collect(), expected.lines().collect());
-    let first = (0..f.len().max(e.len()))
-        .find(|&i| f.get(i) != e.get(i))
-        .unwrap_or(0);
+    let first = (0..f.len().max(e.len())).find(|&i| f.get(i) != e.get(i)).unwrap_or(0);
     Err(format!(
         "the quirks table in docs/notion-scim.md is stale (refresh: UPDATE_DOCS=1 cargo test -p \
          notion-scim-mock --test docs)\n  documented: {}\n  the code:   {}",
@@ -161,7 +159,9 @@ fn a_changed_marker_or_default_makes_the_table_stale() {
     assert!(why.contains("stale") && why.contains("--error-dialect"), "{why}");
     // A default that moved in the code but not in the doc.
     let broken = doc.replacen("`401`", "`400`", 1);
-    assert!(check_table(&broken, &expected).unwrap_err().contains("--auth-failure-status"));
+    assert!(check_table(&broken, &expected)
+        .unwrap_err()
+        .contains("--auth-failure-status"));
     // A table without its markers is not silently accepted.
     assert!(check_table("# nothing here", &expected).unwrap_err().contains("BEGIN"));
 }
@@ -226,7 +226,10 @@ fn no_link_or_path_points_outside_the_repository() {
     for rel in &docs {
         let text = read(rel);
         assert!(!text.contains("../shared"), "{rel} points at ../shared");
-        assert!(!text.contains("shared/notion-scim-facts"), "{rel} names the lab's shared folder");
+        assert!(
+            !text.contains("shared/notion-scim-facts"),
+            "{rel} names the lab's shared folder"
+        );
         let dir = repo().join(rel).parent().unwrap().to_path_buf();
         for link in links(&text) {
             if link.starts_with("http") || link.starts_with('#') || link.starts_with("mailto:") {
@@ -235,7 +238,10 @@ fn no_link_or_path_points_outside_the_repository() {
             let file = link.split('#').next().unwrap();
             let target = dir.join(file);
             assert!(target.exists(), "{rel}: link {link} points at nothing");
-            let inside = target.canonicalize().unwrap().starts_with(repo().canonicalize().unwrap());
+            let inside = target
+                .canonicalize()
+                .unwrap()
+                .starts_with(repo().canonicalize().unwrap());
             assert!(inside, "{rel}: link {link} leaves the repository");
         }
     }

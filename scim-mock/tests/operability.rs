@@ -37,7 +37,8 @@ fn seqs(r: &Resp) -> Vec<u64> {
 #[tokio::test]
 async fn journal_entries_carry_a_time_and_a_duration() {
     let mock = small().await;
-    mock.faults().script([Fault::Latency(Duration::from_millis(60)), Fault::None]);
+    mock.faults()
+        .script([Fault::Latency(Duration::from_millis(60)), Fault::None]);
     let before = time_now();
     assert_eq!(get(&mock, "/Users").await.status, 200);
     assert_eq!(get(&mock, "/Groups").await.status, 200);
@@ -52,7 +53,10 @@ async fn journal_entries_carry_a_time_and_a_duration() {
     let after = time_now();
     let at = &j[0].at;
     assert!(at.len() > 19 && at.ends_with('Z'), "RFC 3339 in UTC: {at}");
-    assert!(before[..19] <= at[..19] && at[..19] <= after[..19], "{before} <= {at} <= {after}");
+    assert!(
+        before[..19] <= at[..19] && at[..19] <= after[..19],
+        "{before} <= {at} <= {after}"
+    );
     // Older journals without the new fields still read.
     let old: JournalEntry = serde_json::from_value(json!({
         "seq": 1, "token": null, "method": "GET", "path": "/", "query": null,
@@ -70,13 +74,21 @@ fn time_now() -> String {
 
 #[tokio::test]
 async fn the_journal_filters_by_token_method_path_status_and_seq() {
-    let mock = MockServer::builder().seed(3).users(8).groups(2).workspaces(2).start().await;
+    let mock = MockServer::builder()
+        .seed(3)
+        .users(8)
+        .groups(2)
+        .workspaces(2)
+        .start()
+        .await;
     let second = mock.token_secret("tok_2").unwrap();
     let uid = plain_member(&mock);
     assert_eq!(get(&mock, "/Users").await.status, 200); // 1
     assert_eq!(get(&mock, "/Users/nope").await.status, 404); // 2
     assert_eq!(
-        run(anon(&mock, Method::GET, "/Groups").bearer_auth(&second)).await.status,
+        run(anon(&mock, Method::GET, "/Groups").bearer_auth(&second))
+            .await
+            .status,
         200
     ); // 3
     assert_eq!(run(anon(&mock, Method::GET, "/Users")).await.status, 401); // 4
@@ -153,10 +165,7 @@ async fn the_journal_streams_as_server_sent_events() {
         .await
         .unwrap();
     assert_eq!(stream.status(), 200);
-    assert_eq!(
-        stream.headers()["content-type"].to_str().unwrap(),
-        "text/event-stream"
-    );
+    assert_eq!(stream.headers()["content-type"].to_str().unwrap(), "text/event-stream");
     let backlog = read_events(&mut stream, 1).await;
     assert_eq!(backlog[0].0, 1);
     assert_eq!(backlog[0].1["path"], json!("/scim/v2/Users"));
@@ -220,7 +229,10 @@ async fn reset_brings_back_everything_unless_told_to_keep_parts() {
     assert_eq!(r.status, 204, "{}", r.text);
     assert_eq!(mock.org_truth(), initial);
     assert!(mock.journal().is_empty());
-    assert_eq!(mock.quirks().error_dialect, notion_scim_mock::quirks::ErrorDialect::Notion);
+    assert_eq!(
+        mock.quirks().error_dialect,
+        notion_scim_mock::quirks::ErrorDialect::Notion
+    );
     assert_notion_error(&get(&mock, "/Users").await, 503, "service_unavailable");
     // And the org alone.
     mock.reset();
@@ -268,7 +280,12 @@ async fn quirk_values_are_spelled_alike_in_json_and_on_the_command_line() {
             let parsed: Quirks = serde_json::from_value(q)
                 .unwrap_or_else(|e| panic!("--{} {name} is not accepted in JSON: {e}", arg.get_id()));
             let back = serde_json::to_value(&parsed).unwrap();
-            assert_eq!(back[arg.get_id().as_str()], json_value, "JSON spells --{} {name} alike", arg.get_id());
+            assert_eq!(
+                back[arg.get_id().as_str()],
+                json_value,
+                "JSON spells --{} {name} alike",
+                arg.get_id()
+            );
             checked += 1;
         }
     }
@@ -317,7 +334,10 @@ async fn the_emulation_serves_https_to_a_client_trusting_its_ca() {
     assert_eq!(tls_client(&ca).get(by_name).send().await.unwrap().status(), 200);
 
     // A client that does not trust the CA is refused, and so is plain HTTP.
-    let untrusted = reqwest::Client::new().get(format!("{}/Users", mock.base_url())).send().await;
+    let untrusted = reqwest::Client::new()
+        .get(format!("{}/Users", mock.base_url()))
+        .send()
+        .await;
     assert!(untrusted.is_err());
     let plain = client()
         .get(format!("http://{}/scim/v2/Users", mock.addr()))
@@ -361,7 +381,9 @@ impl Served {
             .spawn()
             .unwrap();
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
         let base = line
             .trim()
             .strip_prefix("notion-scim-mock listening on ")
@@ -404,18 +426,33 @@ async fn the_binary_announces_the_secrets_that_work_for_every_workspace() {
     let served = Served::start(&["--org", org.to_str().unwrap()]);
     let announced = served.announced.clone();
     // The file's own secret is announced, not the default that would get 401.
-    assert!(announced.contains("token tok_1, secret secret_small_org_token"), "{announced}");
+    assert!(
+        announced.contains("token tok_1, secret secret_small_org_token"),
+        "{announced}"
+    );
     assert!(!announced.contains("secret_notion_scim_mock_token"), "{announced}");
     assert!(announced.contains("workspace 1 \"Acme\""), "{announced}");
     assert!(announced.contains("stop with Ctrl-C (or SIGTERM)"), "{announced}");
-    let r = run(client().get(format!("{}/Users", served.base)).bearer_auth("secret_small_org_token")).await;
+    let r = run(client()
+        .get(format!("{}/Users", served.base))
+        .bearer_auth("secret_small_org_token"))
+    .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let (status, err) = served.stop();
     assert!(status.success(), "a SIGTERM is a clean stop: {status:?}\n{err}");
     assert!(err.contains("notion-scim-mock stopped"), "{err}");
 
     // Two workspaces: both tokens, each announced secret accepted by its workspace.
-    let served = Served::start(&["--users", "6", "--groups", "1", "--workspaces", "2", "--log-level", "warn"]);
+    let served = Served::start(&[
+        "--users",
+        "6",
+        "--groups",
+        "1",
+        "--workspaces",
+        "2",
+        "--log-level",
+        "warn",
+    ]);
     let mut secrets = Vec::new();
     for line in served.announced.lines() {
         if let Some(rest) = line.trim().strip_prefix("token ") {
@@ -437,9 +474,21 @@ async fn the_binary_announces_the_secrets_that_work_for_every_workspace() {
 
 #[tokio::test]
 async fn the_binary_logs_each_request_without_secrets() {
-    let served = Served::start(&["--users", "4", "--groups", "1", "--token", "T0ken", "--log-level", "debug"]);
+    let served = Served::start(&[
+        "--users",
+        "4",
+        "--groups",
+        "1",
+        "--token",
+        "T0ken",
+        "--log-level",
+        "debug",
+    ]);
     let base = served.base.clone();
-    let r = run(client().get(format!("{base}/Users?count=2&access_token=T0ken")).bearer_auth("T0ken")).await;
+    let r = run(client()
+        .get(format!("{base}/Users?count=2&access_token=T0ken"))
+        .bearer_auth("T0ken"))
+    .await;
     assert_eq!(r.status, 200);
     let someone = r.body["Resources"][0]["userName"].as_str().unwrap().to_string();
     let domain = someone.split_once('@').unwrap().1;
@@ -466,7 +515,10 @@ async fn the_binary_logs_each_request_without_secrets() {
         .unwrap_or_else(|| panic!("no request line:\n{err}"));
     assert!(get_line.contains("INFO"), "{get_line}");
     assert!(get_line.contains("-> 200 in"), "{get_line}");
-    assert!(get_line.contains("status=200") && get_line.contains("duration_ms="), "{get_line}");
+    assert!(
+        get_line.contains("status=200") && get_line.contains("duration_ms="),
+        "{get_line}"
+    );
     assert!(get_line.contains("token=tok_1"), "{get_line}");
     assert!(get_line.contains("access_token=[REDACTED]"), "{get_line}");
     let unauthorized = lines
@@ -508,7 +560,9 @@ async fn the_binary_writes_its_ca_for_tls() {
         .unwrap();
     assert_eq!(r.status(), 200);
     assert!(
-        served.announced.contains(&format!("trust the CA in {}", ca_file.display())),
+        served
+            .announced
+            .contains(&format!("trust the CA in {}", ca_file.display())),
         "{}",
         served.announced
     );
@@ -525,7 +579,10 @@ async fn the_readmes_admin_examples_are_accepted() {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
     let mock = MockServer::builder().seed(3).users(8).groups(2).start().await;
     let mut tried = Vec::new();
-    for row in readme.lines().filter(|l| l.starts_with("| `") && l.contains("/__admin/")) {
+    for row in readme
+        .lines()
+        .filter(|l| l.starts_with("| `") && l.contains("/__admin/"))
+    {
         let call = match () {
             _ if row.contains("/__admin/faults") => (Method::PUT, "/faults"),
             _ if row.contains("/__admin/quirks") => (Method::PUT, "/quirks"),

@@ -89,9 +89,18 @@ fn cut(text: &str) -> String {
 /// Query parameters whose value is a credential by name.
 fn names_credential(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
-    ["token", "secret", "password", "passwd", "key", "auth", "credential", "bearer"]
-        .iter()
-        .any(|word| key.contains(word))
+    [
+        "token",
+        "secret",
+        "password",
+        "passwd",
+        "key",
+        "auth",
+        "credential",
+        "bearer",
+    ]
+    .iter()
+    .any(|word| key.contains(word))
 }
 
 /// `tok_1`: a token's id, which the admin API takes as `?token=`, is no secret.
@@ -126,7 +135,10 @@ pub(super) fn mask_token_shapes(text: &str) -> String {
     while i < bytes.len() {
         // A token does not start inside a word (`top_secret_x`); a digit before it may end a
         // percent escape (`%20secret_...`).
-        let boundary = i == 0 || bytes.get(i - 1).is_none_or(|b| !(b.is_ascii_alphabetic() || *b == b'_'));
+        let boundary = i == 0
+            || bytes
+                .get(i - 1)
+                .is_none_or(|b| !(b.is_ascii_alphabetic() || *b == b'_'));
         let prefix = PREFIXES
             .iter()
             .find(|p| lower.get(i..).is_some_and(|rest| rest.starts_with(p.as_bytes())));
@@ -174,6 +186,9 @@ mod tests {
         );
         assert_eq!(mask_query("token=tok_2"), "token=tok_2");
         assert_eq!(mask_query("token=tok_2x"), "token=[REDACTED]");
-        assert_eq!(mask_query("filter=userName%20eq%20secret_zz"), "filter=userName%20eq%20[REDACTED]");
+        assert_eq!(
+            mask_query("filter=userName%20eq%20secret_zz"),
+            "filter=userName%20eq%20[REDACTED]"
+        );
     }
 }
