@@ -16,18 +16,24 @@ use notion_scim_mock::{
     name = "notion-scim-mock",
     version,
     about = "An emulation of Notion Enterprise's SCIM API",
-    after_help = "What it emulates and how surely (the evidence markers [N] Notion's docs, [O] observed, \
-[T] third-party, [R] RFC, [?] unknown): docs/notion-scim.md in the repository."
+    after_help = DOCS_NOTE
 )]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
+/// Where the evidence behind every behaviour and switch is explained.
+const DOCS_NOTE: &str = "What it emulates and how surely (evidence markers: [N] Notion's docs, [O] observed on \
+a live workspace, [T] third-party clients and docs, [R] the SCIM RFCs, [?] unknown, a guess with a \
+switch): docs/notion-scim.md in the repository. The admin API under /__admin: the README's \
+section on the emulation.";
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve an org until interrupted (Ctrl-C or SIGTERM). Prints the base URL, then each
     /// workspace's token and secret, once it listens.
+    #[command(after_help = DOCS_NOTE)]
     Serve(Box<ServeArgs>),
     /// Print the ground truth of a seeded org (or of --org FILE) as JSON, without serving.
     Truth(OrgArgs),
@@ -262,7 +268,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     let stop = stop_signal();
-    eprintln!("stop with Ctrl-C (or SIGTERM)");
+    eprintln!("stop with Ctrl-C (or SIGTERM: kill {})", std::process::id());
     let journal = notion_scim_mock::JournalLimits {
         max_entries: args.journal_max_entries,
         max_bytes: args.journal_max_bytes,
@@ -399,7 +405,11 @@ mod tests {
         let mut cli = Cli::command();
         let mut text = cli.render_long_help().to_string();
         for sub in cli.get_subcommands_mut() {
-            text.push_str(&sub.render_long_help().to_string());
+            let help = sub.render_long_help().to_string();
+            if sub.get_name() == "serve" {
+                assert!(help.contains("docs/notion-scim.md"), "{help}");
+            }
+            text.push_str(&help);
         }
         assert!(!text.contains("shared/"), "{text}");
         assert!(text.contains("docs/notion-scim.md"), "{text}");

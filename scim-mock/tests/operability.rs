@@ -432,7 +432,11 @@ async fn the_binary_announces_the_secrets_that_work_for_every_workspace() {
     );
     assert!(!announced.contains("secret_notion_scim_mock_token"), "{announced}");
     assert!(announced.contains("workspace 1 \"Acme\""), "{announced}");
-    assert!(announced.contains("stop with Ctrl-C (or SIGTERM)"), "{announced}");
+    let pid = served.child.id();
+    assert!(
+        announced.contains(&format!("stop with Ctrl-C (or SIGTERM: kill {pid})")),
+        "{announced}"
+    );
     let r = run(client()
         .get(format!("{}/Users", served.base))
         .bearer_auth("secret_small_org_token"))
