@@ -211,7 +211,7 @@ fn live_capture() -> Cassette {
         })
         .collect();
     let mut c = synthetic(
-        "the shapes of a live capture of a 120-member Notion Enterprise workspace described in shared/notion-scim-facts.md ([O]: pages of 100 and 20, formatted-only names, records without the role extension, secondary emails, an inactive record), with made-up values: NOT a recording",
+        "the shapes of a live capture of a 120-member Notion Enterprise workspace described in docs/notion-scim.md ([O]: pages of 100 and 20, formatted-only names, records without the role extension, secondary emails, an inactive record), with made-up values: NOT a recording",
         &[
             "Values are invented (the capture was anonymised); the shapes, page sizes and counts are the capture's.",
             "The response media type is not recorded in the facts file: application/scim+json is the emulation's guess.",
@@ -284,7 +284,7 @@ fn documented() -> Cassette {
     gone["active"] = json!(false);
     let one = "Bearer credential-1";
     let mut c = synthetic(
-        "examples written from what Notion documents (help article 'Provision users and groups with SCIM', IdP guides), what a third-party live capture observed and what clients send, as shared/notion-scim-facts.md records them: NOT a recording",
+        "examples written from what Notion documents (help article 'Provision users and groups with SCIM', IdP guides), what a third-party live capture observed and what clients send, as docs/notion-scim.md records them: NOT a recording",
         &[
             "Tags as in the facts file: [N] Notion's docs, [O] observed, [T] third-party clients.",
             "Where the facts file has only a best guess [?] (error body dialect, the status of a bad token, the media type, group meta), the examples carry the emulation's guess or leave the part out; accepted departures name each gap.",

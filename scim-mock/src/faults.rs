@@ -125,19 +125,26 @@ impl From<Fault> for String {
     }
 }
 
-/// A list pathology, for testing how a client pages.
+/// A list pathology, for testing how a client pages. Spelled in JSON as on the command line
+/// (`"zero-items-per-page"`, `{"inflated-total-results": 7}`); the older `_` spelling is
+/// accepted too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "kebab-case")]
 pub enum PagingFault {
     /// `itemsPerPage` says 0 while `Resources` holds items.
+    #[serde(alias = "zero_items_per_page")]
     ZeroItemsPerPage,
     /// `itemsPerPage` is left out.
+    #[serde(alias = "missing_items_per_page")]
     MissingItemsPerPage,
     /// `totalResults` claims this many more items than exist.
+    #[serde(alias = "inflated_total_results")]
     InflatedTotalResults(u64),
     /// Every page after the first starts with the last item of the page before.
+    #[serde(alias = "duplicate_across_pages")]
     DuplicateAcrossPages,
     /// Pages never run out: past the end, items repeat and `totalResults` keeps growing.
+    #[serde(alias = "endless_pages")]
     EndlessPages,
 }
 

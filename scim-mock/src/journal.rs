@@ -1,13 +1,16 @@
 //! The request journal: what the server received and how it answered, for tests to assert on.
 //!
-//! Tokens never enter it: requests are recorded without headers, and any token secret that
-//! appears in a path, query or body is replaced with `[REDACTED]` before it is stored.
+//! Tokens never enter it: requests are recorded without headers, the caller is named by its
+//! token's id (`tok_1`), and any token secret that appears in a path, query or body is replaced
+//! with `[REDACTED]` before it is stored. Entries can be filtered ([`JournalFilter`]) and
+//! followed as they are recorded ([`Journal::follow`], the admin API's server-sent events).
 
 use std::collections::VecDeque;
 use std::fmt;
 
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
 
 /// One request, as received.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,6 +29,13 @@ pub struct JournalEntry {
     pub fault: Option<String>,
     /// The request body, if it had one (lossy UTF-8).
     pub body: Option<String>,
+    /// When the request arrived, RFC 3339 in UTC (empty in entries written by older versions).
+    #[serde(default)]
+    pub at: String,
+    /// How long the server took to answer, from the request's arrival until the response was
+    /// ready to send (latency faults included), in microseconds.
+    #[serde(default)]
+    pub duration_us: u64,
 }
 
 impl JournalEntry {
@@ -46,6 +56,86 @@ impl fmt::Display for JournalEntry {
         }
         Ok(())
     }
+}
+
+/// Which entries to read: every given criterion must hold. The query string of
+/// `GET /__admin/journal` and `GET /__admin/journal/stream` (`?token=tok_1&method=GET&
+/// path=/scim/v2/Users*&status=4xx&since=120`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JournalFilter {
+    /// The token's id (`tok_1`), as the journal stores it; `none` for requests that no token
+    /// authenticated.
+    pub token: Option<String>,
+    /// The method, in any case.
+    pub method: Option<String>,
+    /// The exact path, or a prefix followed by `*`.
+    pub path: Option<String>,
+    /// A status (`404`) or a class (`4xx`).
+    pub status: Option<String>,
+    /// Only entries whose `seq` is above this one (what a poller last saw).
+    pub since: Option<u64>,
+}
+
+impl JournalFilter {
+    /// Checks the criteria that can be wrong before any entry is read. The message never
+    /// repeats a token value: a filter may be handed a secret by mistake.
+    pub fn validate(&self) -> Result<(), String> {
+        if let Some(status) = &self.status {
+            if status_matcher(status).is_none() {
+                return Err(format!(
+                    "status filter {status:?}: expected a status such as 404 or a class such as 4xx"
+                ));
+            }
+        }
+        if let Some(token) = &self.token {
+            if token != "none" && !is_token_id(token) {
+                return Err("token filter: expected a token id such as tok_1 (the journal never holds secrets)".into());
+            }
+        }
+        Ok(())
+    }
+
+    pub fn matches(&self, e: &JournalEntry) -> bool {
+        let token_ok = match self.token.as_deref() {
+            None => true,
+            Some("none") => e.token.is_none(),
+            Some(id) => e.token.as_deref() == Some(id),
+        };
+        let path_ok = match self.path.as_deref() {
+            None => true,
+            Some(p) => match p.strip_suffix('*') {
+                Some(prefix) => e.path.starts_with(prefix),
+                None => e.path == p,
+            },
+        };
+        let status_ok = match self.status.as_deref() {
+            None => true,
+            Some(s) => status_matcher(s).is_some_and(|(lo, hi)| (lo..=hi).contains(&e.status)),
+        };
+        token_ok
+            && path_ok
+            && status_ok
+            && self.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(&e.method))
+            && self.since.is_none_or(|s| e.seq > s)
+    }
+}
+
+/// `tok_` and digits: the only token names the emulation gives.
+fn is_token_id(s: &str) -> bool {
+    s.strip_prefix("tok_")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// `404` -> 404..=404, `4xx` -> 400..=499.
+fn status_matcher(s: &str) -> Option<(u16, u16)> {
+    let lower = s.to_ascii_lowercase();
+    if let Some(class) = lower.strip_suffix("xx") {
+        let c: u16 = class.parse().ok().filter(|c| (1..=5).contains(c))?;
+        return Some((c * 100, c * 100 + 99));
+    }
+    let n: u16 = lower.parse().ok().filter(|n| (100..=599).contains(n))?;
+    Some((n, n))
 }
 
 /// How much the journal keeps: past either bound the oldest entries are dropped.
@@ -100,16 +190,23 @@ struct Kept {
     dropped: u64,
 }
 
+/// How many new entries a follower may fall behind before it is told it missed some.
+const FOLLOW_BUFFER: usize = 4096;
+
 /// A journal bounded in entries and in bytes: the newest are kept.
 #[derive(Debug)]
 pub(crate) struct Journal {
     inner: Mutex<(Kept, JournalLimits)>,
+    /// Every new entry, for followers (sent under `inner`'s lock, so that a follower's
+    /// snapshot and its stream neither overlap nor leave a gap).
+    live: broadcast::Sender<JournalEntry>,
 }
 
 impl Journal {
     pub fn new(limits: JournalLimits) -> Self {
         Journal {
             inner: Mutex::new((Kept::default(), limits)),
+            live: broadcast::channel(FOLLOW_BUFFER).0,
         }
     }
 
@@ -120,12 +217,42 @@ impl Journal {
         entry.seq = kept.seq;
         let size = entry_size(&entry);
         kept.bytes += size;
+        if self.live.receiver_count() > 0 {
+            // No follower, no copy; a send only fails when the last follower just left.
+            let _ = self.live.send(entry.clone());
+        }
         kept.entries.push_back((entry, size));
         evict(kept, *limits);
     }
 
     pub fn entries(&self) -> Vec<JournalEntry> {
         self.inner.lock().0.entries.iter().map(|(e, _)| e.clone()).collect()
+    }
+
+    /// The kept entries that pass `filter`, oldest first.
+    pub fn filtered(&self, filter: &JournalFilter) -> Vec<JournalEntry> {
+        let inner = self.inner.lock();
+        inner
+            .0
+            .entries
+            .iter()
+            .filter(|(e, _)| filter.matches(e))
+            .map(|(e, _)| e.clone())
+            .collect()
+    }
+
+    /// The kept entries that pass `filter`, and a receiver of every entry recorded after them.
+    pub fn follow(&self, filter: &JournalFilter) -> (Vec<JournalEntry>, broadcast::Receiver<JournalEntry>) {
+        let inner = self.inner.lock();
+        let rx = self.live.subscribe();
+        let kept = inner
+            .0
+            .entries
+            .iter()
+            .filter(|(e, _)| filter.matches(e))
+            .map(|(e, _)| e.clone())
+            .collect();
+        (kept, rx)
     }
 
     pub fn clear(&self) {

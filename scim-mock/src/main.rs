@@ -1,4 +1,5 @@
 //! `notion-scim-mock`: the emulation as a standalone server, for connectors in any language.
+//! The behaviours it emulates, with their evidence, are in `docs/notion-scim.md`.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -14,16 +15,25 @@ use notion_scim_mock::{
 #[command(
     name = "notion-scim-mock",
     version,
-    about = "An emulation of Notion Enterprise's SCIM API"
+    about = "An emulation of Notion Enterprise's SCIM API",
+    after_help = DOCS_NOTE
 )]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
+/// Where the evidence behind every behaviour and switch is explained.
+const DOCS_NOTE: &str = "What it emulates and how surely (evidence markers: [N] Notion's docs, [O] observed on \
+a live workspace, [T] third-party clients and docs, [R] the SCIM RFCs, [?] unknown, a guess with a \
+switch): docs/notion-scim.md in the repository. The admin API under /__admin: the README's \
+section on the emulation.";
+
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve an org until interrupted. Prints the base URL once it listens.
+    /// Serve an org until interrupted (Ctrl-C or SIGTERM). Prints the base URL, then each
+    /// workspace's token and secret, once it listens.
+    #[command(after_help = DOCS_NOTE)]
     Serve(Box<ServeArgs>),
     /// Print the ground truth of a seeded org (or of --org FILE) as JSON, without serving.
     Truth(OrgArgs),
@@ -37,17 +47,22 @@ struct OrgArgs {
     /// Members of the first workspace visible through SCIM.
     #[arg(long, default_value_t = 50)]
     users: usize,
+    /// Groups of the first workspace (members drawn from its users, sizes long-tailed).
     #[arg(long, default_value_t = 8)]
     groups: usize,
     /// Guests (never visible through SCIM); default a tenth of --users.
     #[arg(long)]
     guests: Option<usize>,
+    /// Workspaces in the org, each with its own token (tok_1, tok_2, ...); the others are
+    /// smaller than the first and share some of its people.
     #[arg(long, default_value_t = 1)]
     workspaces: usize,
-    /// Serve the org in this JSON file instead of a seeded one (see fixtures/orgs/).
+    /// Serve the org in this JSON file instead of a seeded one: a hand-written org (see
+    /// fixtures/orgs/small-org.json) or what `truth` and GET /__admin/truth print.
     #[arg(long, conflicts_with_all = ["seed", "users", "groups", "guests", "workspaces"])]
     org: Option<PathBuf>,
-    /// The first workspace's SCIM token (default: secret_notion_scim_mock_token).
+    /// The first workspace's SCIM token secret (default: secret_notion_scim_mock_token, or the
+    /// secret an --org file gives it).
     #[arg(long, env = "NOTION_SCIM_MOCK_TOKEN", hide_env_values = true)]
     token: Option<String>,
 }
@@ -63,7 +78,16 @@ struct ServeArgs {
     quirks: Quirks,
     #[command(flatten)]
     faults: FaultArgs,
-    /// Log each request at this level and above (error, warn, info, debug, trace).
+    /// Serve HTTPS with a throwaway certificate authority made at start-up; its certificate
+    /// is written to --tls-ca-file for clients to trust.
+    #[arg(long)]
+    tls: bool,
+    /// Where --tls writes the CA certificate (PEM) clients must trust.
+    #[arg(long, default_value = "notion-scim-mock-ca.pem", requires = "tls")]
+    tls_ca_file: PathBuf,
+    /// Log level (error, warn, info, debug, trace): info logs one line per request (method,
+    /// path, query, status, fault, token id, duration; never a secret), debug adds the
+    /// request and response bodies.
     #[arg(long, default_value = "info")]
     log_level: String,
     /// The request journal keeps at most this many entries (the newest).
@@ -189,12 +213,13 @@ fn builder(args: &OrgArgs) -> anyhow::Result<notion_scim_mock::MockServerBuilder
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_new(format!("notion_scim_mock={}", args.log_level))
         .map_err(|e| anyhow::anyhow!("bad --log-level: {e}"))?;
+    // Colours only for a person at a terminal: a log file or a test reading stderr gets text.
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let org = builder(&args.org)?.build_org();
-    let first_token = org.tokens.first().map(|t| t.id.clone()).unwrap_or_default();
     let f = args.faults;
     if !org.tokens.iter().any(|t| t.id == f.fault_token) {
         let known: Vec<&str> = org.tokens.iter().map(|t| t.id.as_str()).collect();
@@ -218,33 +243,32 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.addr))?;
     let addr = listener.local_addr()?;
-    let members: usize = org.workspaces.first().map_or(0, |w| w.members.len());
-    let groups: usize = org.workspaces.first().map_or(0, |w| w.groups.len());
-    println!("notion-scim-mock listening on http://{addr}/scim/v2");
-    let secret = if args.org.token.is_some() {
-        "the --token value"
+    let tls = if args.tls {
+        let host = args
+            .addr
+            .rsplit_once(':')
+            .map_or("", |(h, _)| h)
+            .trim_matches(['[', ']']);
+        let identity = notion_scim_mock::TlsIdentity::generate(&[host.to_string(), addr.ip().to_string()])?;
+        std::fs::write(&args.tls_ca_file, identity.ca_pem())
+            .map_err(|e| anyhow::anyhow!("cannot write the CA to {}: {e}", args.tls_ca_file.display()))?;
+        Some(identity)
     } else {
-        "the default, secret_notion_scim_mock_token"
+        None
     };
-    eprintln!(
-        "serving {members} members and {groups} groups; token {first_token} (its secret: {secret}); admin API at http://{addr}/__admin"
-    );
-    // Ctrl-C, or SIGTERM as a container runtime stops its process (`docker stop`; a container's
-    // first process has no default action for SIGTERM, so without this it waits for SIGKILL).
-    let shutdown = async {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!("notion-scim-mock listening on {scheme}://{addr}/scim/v2");
+    for line in announcement(&org, &format!("{scheme}://{addr}")) {
+        eprintln!("{line}");
+    }
+    if tls.is_some() {
+        eprintln!(
+            "TLS: trust the CA in {} (e.g. curl --cacert {0})",
+            args.tls_ca_file.display()
+        );
+    }
+    let stop = stop_signal();
+    eprintln!("stop with Ctrl-C (or SIGTERM: kill {})", std::process::id());
     let journal = notion_scim_mock::JournalLimits {
         max_entries: args.journal_max_entries,
         max_bytes: args.journal_max_bytes,
@@ -255,10 +279,72 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         args.quirks,
         vec![(fault_token, settings)],
         journal,
-        shutdown,
+        tls.as_ref(),
+        stop,
     )
     .await;
+    eprintln!("notion-scim-mock stopped");
     Ok(())
+}
+
+/// What a user needs to connect, one line each: what is served, then every workspace with
+/// its token's id and secret. Printing the secrets is the point: they are test tokens, and
+/// the ones that work are not always the default (an --org file names its own).
+fn announcement(org: &notion_scim_mock::Org, origin: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let members: usize = org.workspaces.iter().map(|w| w.members.len()).sum();
+    let groups: usize = org.workspaces.iter().map(|w| w.groups.len()).sum();
+    lines.push(format!(
+        "serving {} workspace(s), {members} members and {groups} groups in all; admin API at {origin}/__admin",
+        org.workspaces.len()
+    ));
+    for (i, w) in org.workspaces.iter().enumerate() {
+        let plan = if w.enterprise {
+            ""
+        } else {
+            " (not on the Enterprise plan: its token is refused)"
+        };
+        lines.push(format!(
+            "workspace {} {:?}: {} members, {} groups{plan}",
+            i + 1,
+            w.name,
+            w.members.len(),
+            w.groups.len()
+        ));
+        let tokens: Vec<&notion_scim_mock::Token> = org.tokens.iter().filter(|t| t.workspace == i).collect();
+        if tokens.is_empty() {
+            lines.push("  no token: SCIM cannot reach it".into());
+        }
+        for t in tokens {
+            let state = if t.revoked { " (revoked)" } else { "" };
+            lines.push(format!("  token {}, secret {}{state}", t.id, t.secret));
+        }
+    }
+    lines
+}
+
+/// A future that resolves on Ctrl-C or, on Unix, SIGTERM (what `kill` and container runtimes
+/// send). The handlers are installed here, before the server says how to stop it, so that a
+/// signal sent right after that line is never met by the default action.
+fn stop_signal() -> impl std::future::Future<Output = ()> {
+    #[cfg(unix)]
+    let handlers = {
+        use tokio::signal::unix::{signal, SignalKind};
+        signal(SignalKind::terminate())
+            .ok()
+            .zip(signal(SignalKind::interrupt()).ok())
+    };
+    async move {
+        #[cfg(unix)]
+        if let Some((mut term, mut int)) = handlers {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            return;
+        }
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 fn main() -> ExitCode {
@@ -288,5 +374,55 @@ fn main() -> ExitCode {
             eprintln!("notion-scim-mock: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    /// Every flag of every subcommand says what it does in `--help`.
+    #[test]
+    fn every_flag_has_help_text() {
+        let cli = Cli::command();
+        cli.clone().debug_assert();
+        let mut bare = Vec::new();
+        for sub in cli.get_subcommands() {
+            for arg in sub.get_arguments() {
+                let builtin = matches!(arg.get_id().as_str(), "help" | "version");
+                if !builtin && arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    bare.push(format!("{} --{}", sub.get_name(), arg.get_id()));
+                }
+            }
+        }
+        assert!(bare.is_empty(), "flags without help: {bare:?}");
+    }
+
+    #[test]
+    fn help_points_inside_the_repository() {
+        let mut cli = Cli::command();
+        let mut text = cli.render_long_help().to_string();
+        for sub in cli.get_subcommands_mut() {
+            let help = sub.render_long_help().to_string();
+            if sub.get_name() == "serve" {
+                assert!(help.contains("docs/notion-scim.md"), "{help}");
+            }
+            text.push_str(&help);
+        }
+        assert!(!text.contains("shared/"), "{text}");
+        assert!(text.contains("docs/notion-scim.md"), "{text}");
+    }
+
+    #[test]
+    fn the_announcement_names_every_workspace_token_and_secret() {
+        let org = MockServer::builder().users(4).groups(1).workspaces(2).build_org();
+        let lines = announcement(&org, "http://127.0.0.1:1");
+        let text = lines.join("\n");
+        for t in &org.tokens {
+            assert!(text.contains(&format!("token {}, secret {}", t.id, t.secret)), "{text}");
+        }
+        assert!(text.contains("workspace 2"), "{text}");
     }
 }

@@ -1,12 +1,16 @@
 //! Every behaviour of Notion's SCIM API that nobody has observed, as one switch each.
 //!
-//! `../shared/notion-scim-facts.md` tags each fact with its evidence. Where a fact is tagged
-//! unknown (`[?]`), the emulation picks the best guess stated there as the default and exposes
-//! a switch here, so a connector can be tested against every plausible reality. When a real
-//! tenant is recorded, the recording decides and the default moves.
+//! `docs/notion-scim.md` tags each fact of Notion's SCIM API with its evidence ([N] Notion's own
+//! text, [O] observed on a live workspace, [T] third-party clients and docs, [R] the SCIM RFCs,
+//! [?] unknown). Where a fact is unknown, the emulation takes the best guess as the default and
+//! exposes a switch here, so a connector can be tested against every plausible reality. When a
+//! real tenant is recorded, the recording decides and the default moves.
 //!
 //! Each field is also a command-line flag of `notion-scim-mock serve` (its doc comment is the
-//! flag's help) and a JSON field of `PUT /__admin/quirks`.
+//! flag's help) and a JSON field of `PUT /__admin/quirks`. A value is spelled the same in both
+//! places (`not-found`, `return-existing`); JSON also accepts the older `not_found` spelling.
+//! The table of switches in `docs/notion-scim.md` is generated from these doc comments and a
+//! test fails when it is stale.
 
 use clap::{Args, ValueEnum};
 use serde::{Deserialize, Serialize};
@@ -137,7 +141,7 @@ impl Default for Quirks {
 
 /// The shape of error bodies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "kebab-case")]
 pub enum ErrorDialect {
     /// RFC 7644 §3.12: `{"schemas":[...Error], "status":"400", "scimType":..., "detail":...}`.
     Rfc,
@@ -146,7 +150,7 @@ pub enum ErrorDialect {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "kebab-case")]
 pub enum CountOverMax {
     /// Serve 100 items and say so in `itemsPerPage`.
     Clamp,
@@ -155,7 +159,7 @@ pub enum CountOverMax {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "kebab-case")]
 pub enum UnsupportedFilter {
     /// Answer 400 `invalidFilter`.
     Reject,
@@ -165,7 +169,7 @@ pub enum UnsupportedFilter {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "kebab-case")]
 pub enum NestedGroups {
     /// Answer 400 `invalidValue`.
     Reject,
@@ -174,27 +178,31 @@ pub enum NestedGroups {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "kebab-case")]
 pub enum PostExistingMember {
     /// 409 `uniqueness`.
     Conflict,
     /// Answer as a creation would, with the existing member unchanged.
+    #[serde(alias = "return_existing")]
     ReturnExisting,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "kebab-case")]
 pub enum UndocumentedEndpoints {
     /// 501 Not Implemented.
+    #[serde(alias = "not_implemented")]
     NotImplemented,
     /// 404 Not Found.
+    #[serde(alias = "not_found")]
     NotFound,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "kebab-case")]
 pub enum ResponseContentType {
     /// `application/scim+json`
+    #[serde(alias = "scim_json")]
     ScimJson,
     /// `application/json`
     Json,

@@ -17,6 +17,7 @@ use crate::model::Org;
 use crate::org_file::OrgFile;
 use crate::quirks::Quirks;
 use crate::seed::{self, SeedSpec};
+use crate::tls::TlsIdentity;
 use crate::truth::{GroundTruth, OrgTruth};
 
 /// How many requests the journal keeps before dropping the oldest.
@@ -29,6 +30,8 @@ pub enum StartError {
     Bind { addr: String, source: std::io::Error },
     #[error("bad org: {0}")]
     Org(String),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 /// Builds a [`MockServer`].
@@ -41,6 +44,43 @@ pub struct MockServerBuilder {
     token: Option<String>,
     addr: String,
     journal: JournalLimits,
+    tls: bool,
+}
+
+/// What a reset leaves as it is (`POST /__admin/reset?keep=quirks,faults`); by default a reset
+/// brings everything back to the server's start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ResetKeep {
+    /// The org as it is now (users, groups, revoked tokens).
+    pub org: bool,
+    pub journal: bool,
+    /// Every token's fault settings, churn progress included.
+    pub faults: bool,
+    /// The quirks as they are now, rather than those the server started with.
+    pub quirks: bool,
+}
+
+impl std::str::FromStr for ResetKeep {
+    type Err = String;
+
+    /// A comma-separated list of parts: `org`, `journal`, `faults`, `quirks`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut keep = ResetKeep::default();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match part {
+                "org" => keep.org = true,
+                "journal" => keep.journal = true,
+                "faults" => keep.faults = true,
+                "quirks" => keep.quirks = true,
+                other => {
+                    return Err(format!(
+                        "keep={other:?}: expected a comma-separated list of org, journal, faults, quirks"
+                    ))
+                }
+            }
+        }
+        Ok(keep)
+    }
 }
 
 impl Default for MockServerBuilder {
@@ -52,6 +92,7 @@ impl Default for MockServerBuilder {
             token: None,
             addr: "127.0.0.1:0".into(),
             journal: JournalLimits::default(),
+            tls: false,
         }
     }
 }
@@ -119,6 +160,12 @@ impl MockServerBuilder {
         self
     }
 
+    /// Serves HTTPS with a throwaway CA made at start (see [`MockServer::ca_pem`]).
+    pub fn tls(mut self, tls: bool) -> Self {
+        self.tls = tls;
+        self
+    }
+
     /// At most this many journal entries are kept (the newest).
     pub fn journal_capacity(mut self, capacity: usize) -> Self {
         self.journal.max_entries = capacity.max(1);
@@ -166,6 +213,11 @@ impl MockServerBuilder {
             addr: self.addr.clone(),
             source,
         })?;
+        let tls = if self.tls {
+            Some(TlsIdentity::generate(&[addr.ip().to_string()])?)
+        } else {
+            None
+        };
         let org = self.build_org();
         let token = org
             .tokens
@@ -175,16 +227,19 @@ impl MockServerBuilder {
         let shared = Arc::new(Shared {
             initial: Mutex::new(org.clone()),
             org: RwLock::new(org),
-            quirks: RwLock::new(self.quirks),
+            quirks: RwLock::new(self.quirks.clone()),
+            initial_quirks: self.quirks,
             faults: Arc::new(FaultBook::default()),
             journal: Journal::new(self.journal),
         });
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(serve(listener, shared.clone(), async {
+        let acceptor = tls.as_ref().map(|t| t.acceptor.clone());
+        let task = tokio::spawn(serve(listener, shared.clone(), acceptor, async {
             let _ = stopped.await;
         }));
         Ok(MockServer {
             addr,
+            tls,
             token_id: token.0,
             token: token.1,
             shared,
@@ -199,6 +254,7 @@ impl MockServerBuilder {
 /// the expectations given to [`MockServer::expect`].
 pub struct MockServer {
     addr: SocketAddr,
+    tls: Option<TlsIdentity>,
     token_id: String,
     token: String,
     shared: Arc<Shared>,
@@ -230,14 +286,28 @@ impl MockServer {
         self.addr
     }
 
-    /// `http://127.0.0.1:PORT/scim/v2`
-    pub fn base_url(&self) -> String {
-        format!("http://{}/scim/v2", self.addr)
+    fn scheme(&self) -> &'static str {
+        if self.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        }
     }
 
-    /// `http://127.0.0.1:PORT/__admin`
+    /// `http://127.0.0.1:PORT/scim/v2` (`https://` with [`MockServerBuilder::tls`])
+    pub fn base_url(&self) -> String {
+        format!("{}://{}/scim/v2", self.scheme(), self.addr)
+    }
+
+    /// `http://127.0.0.1:PORT/__admin` (`https://` with [`MockServerBuilder::tls`])
     pub fn admin_url(&self) -> String {
-        format!("http://{}/__admin", self.addr)
+        format!("{}://{}/__admin", self.scheme(), self.addr)
+    }
+
+    /// The PEM of the CA a client must trust to reach a server started with
+    /// [`MockServerBuilder::tls`]; `None` for plain HTTP.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.tls.as_ref().map(TlsIdentity::ca_pem)
     }
 
     /// The secret of the first workspace's token.
@@ -340,12 +410,15 @@ impl MockServer {
         }
     }
 
-    /// Back to the org as first served; journal and faults cleared.
+    /// Back to the start: the org as first served, the journal and every token's faults
+    /// cleared, the quirks the server was built with.
     pub fn reset(&self) {
-        let initial = self.shared.initial.lock().clone();
-        *self.shared.org.write() = initial;
-        self.shared.journal.clear();
-        self.shared.faults.clear_all();
+        self.shared.reset(ResetKeep::default());
+    }
+
+    /// A reset that leaves the parts `keep` names as they are.
+    pub fn reset_keeping(&self, keep: ResetKeep) {
+        self.shared.reset(keep);
     }
 
     /// An expectation checked when the server drops (or by [`MockServer::verify`]).

@@ -1715,7 +1715,7 @@ mod tests {
         let Some(dir) = std::env::var_os("NOTION_LAB_GO_REFERENCE") else {
             eprintln!(
                 "NOT RUN: NOTION_LAB_GO_REFERENCE is unset; set it to the folder of the Go \
-                 connector's recorded outputs (CI: ../shared/reference/go-baton-notion)"
+                 connector's recorded outputs (see the README's Status section)"
             );
             return None;
         };

@@ -1,5 +1,5 @@
 //! The probe: a fixed sequence of requests that answers the open questions of
-//! `shared/notion-scim-facts.md`, sent through the recording proxy so that every exchange is
+//! `docs/notion-scim.md`, sent through the recording proxy so that every exchange is
 //! scrubbed and recorded like any client's.
 //!
 //! Read-only by default: discovery (`/ServiceProviderConfig`, `/ResourceTypes`, `/Schemas`,

@@ -1,5 +1,5 @@
 //! The behaviour suite: checks, from the outside over HTTP with the oracle's own SCIM client,
-//! each behaviour of `shared/notion-scim-facts.md` that a client can observe. No connector is
+//! each behaviour of `docs/notion-scim.md` that a client can observe. No connector is
 //! involved.
 //!
 //! Each case probes one group of facts and keeps what it saw as [`Findings`]. A fact tagged

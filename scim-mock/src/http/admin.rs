@@ -3,10 +3,11 @@
 //! | method and path | what it does |
 //! |---|---|
 //! | `GET /__admin/truth` | the org's ground truth (every workspace, members, groups, tokens without secrets) |
-//! | `POST /__admin/reset` | the org as first served; journal and faults cleared |
-//! | `POST /__admin/reseed` | a new seeded org from a `SeedSpec` body; the first token keeps its secret |
+//! | `POST /__admin/reset[?keep=org,journal,faults,quirks]` | back to the start: the org as first served, journal and faults cleared, the start-up quirks; `keep` names parts left as they are |
+//! | `POST /__admin/reseed[?keep=...]` | a new seeded org from a `SeedSpec` body, then a reset of the rest; the first token keeps its secret |
 //! | `GET`/`PUT /__admin/faults?token=tok_1` | one token's fault settings (default: the first token) |
-//! | `GET`/`DELETE /__admin/journal` | the request journal (header `x-journal-dropped`: entries dropped to stay within its limits) |
+//! | `GET`/`DELETE /__admin/journal` | the request journal, filtered by `token`, `method`, `path` (`*` ends a prefix), `status` (`404`, `4xx`), `since` (a `seq`) (header `x-journal-dropped`: entries dropped to stay within its limits) |
+//! | `GET /__admin/journal/stream` | the same entries as server-sent events, then each new one as it is recorded |
 //! | `GET /__admin/journal/status` | entries and bytes kept, entries dropped, the limits |
 //! | `PUT /__admin/journal/limits` | `{"max_entries": N, "max_bytes": N}`: the newest are kept |
 //! | `GET`/`PUT /__admin/quirks` | the quirk switches (a `PUT` body may name only some) |
@@ -23,9 +24,13 @@ use serde::Deserialize;
 use super::{json_response, parse_json, AppState};
 use crate::error::ScimError;
 use crate::faults::FaultSettings;
+use crate::journal::JournalFilter;
 use crate::quirks::Quirks;
 use crate::seed::{self, SeedSpec};
+use crate::server::ResetKeep;
 use crate::truth::OrgTruth;
+
+mod stream;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -35,6 +40,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/__admin/faults", get(get_faults).put(put_faults))
         .route("/__admin/journal", get(journal).delete(clear_journal))
         .route("/__admin/journal/status", get(journal_status))
+        .route("/__admin/journal/stream", get(stream::journal_stream))
         .route("/__admin/journal/limits", axum::routing::put(put_journal_limits))
         .route("/__admin/quirks", get(get_quirks).put(put_quirks))
         .route("/__admin/tokens/{id}/revoke", post(revoke))
@@ -54,15 +60,26 @@ async fn truth(State(state): State<AppState>) -> Result<Response, ScimError> {
     respond(&state, &truth)
 }
 
-async fn reset(State(state): State<AppState>) -> StatusCode {
-    let initial = state.initial.lock().clone();
-    *state.org.write() = initial;
-    state.journal.clear();
-    state.faults.clear_all();
-    StatusCode::NO_CONTENT
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct KeepQuery {
+    keep: String,
 }
 
-async fn reseed(State(state): State<AppState>, body: Bytes) -> Result<Response, ScimError> {
+/// `?keep=quirks,faults`: what a reset leaves as it is.
+fn keep(query: Option<&str>) -> Result<ResetKeep, ScimError> {
+    let q: KeepQuery = serde_urlencoded::from_str(query.unwrap_or_default())
+        .map_err(|e| ScimError::InvalidValue(format!("{e} (expected keep=org,journal,faults,quirks)")))?;
+    q.keep.parse().map_err(ScimError::InvalidValue)
+}
+
+async fn reset(State(state): State<AppState>, uri: axum::http::Uri) -> Result<StatusCode, ScimError> {
+    state.reset(keep(uri.query())?);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn reseed(State(state): State<AppState>, uri: axum::http::Uri, body: Bytes) -> Result<Response, ScimError> {
+    let mut keep = keep(uri.query())?;
     let spec: SeedSpec = if body.is_empty() {
         SeedSpec::default()
     } else {
@@ -72,8 +89,9 @@ async fn reseed(State(state): State<AppState>, body: Bytes) -> Result<Response, 
     let org = seed::generate(&spec, secret.as_deref());
     *state.initial.lock() = org.clone();
     *state.org.write() = org;
-    state.journal.clear();
-    state.faults.clear_all();
+    // The new org is the one to keep; the rest is reset unless asked otherwise.
+    keep.org = true;
+    state.reset(keep);
     let truth = OrgTruth::of(&state.org.read());
     respond(&state, &truth)
 }
@@ -112,8 +130,20 @@ async fn put_faults(
     respond(&state, &state.faults.get(&id))
 }
 
-async fn journal(State(state): State<AppState>) -> Result<Response, ScimError> {
-    let mut response = respond(&state, &state.journal.entries())?;
+/// The journal filter of a query string; a bad one is `invalidValue`, naming no token value.
+pub(super) fn journal_filter(query: Option<&str>) -> Result<JournalFilter, ScimError> {
+    let filter: JournalFilter = serde_urlencoded::from_str(query.unwrap_or_default()).map_err(|e| {
+        ScimError::InvalidValue(format!(
+            "journal filter: {e} (expected token, method, path, status, since)"
+        ))
+    })?;
+    filter.validate().map_err(ScimError::InvalidValue)?;
+    Ok(filter)
+}
+
+async fn journal(State(state): State<AppState>, uri: axum::http::Uri) -> Result<Response, ScimError> {
+    let filter = journal_filter(uri.query())?;
+    let mut response = respond(&state, &state.journal.filtered(&filter))?;
     let dropped = state.journal.status().dropped;
     response
         .headers_mut()

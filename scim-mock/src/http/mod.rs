@@ -8,10 +8,12 @@ mod admin;
 mod discovery;
 mod groups;
 mod list;
+mod log;
 mod users;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -24,6 +26,7 @@ use futures_util::StreamExt;
 use http_body_util::BodyExt;
 use hyper_util::rt::TokioIo;
 use parking_lot::{Mutex, RwLock};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 use uuid::Uuid;
@@ -44,11 +47,33 @@ pub(crate) struct Shared {
     /// The org as it was first served, for `POST /__admin/reset`.
     pub initial: Mutex<Org>,
     pub quirks: RwLock<Quirks>,
+    /// The quirks the server started with, which a reset brings back.
+    pub initial_quirks: Quirks,
     pub faults: Arc<FaultBook>,
     pub journal: Journal,
 }
 
 pub(crate) type AppState = Arc<Shared>;
+
+impl Shared {
+    /// Back to the server's start: the org as first served (or last reseeded), an empty
+    /// journal, no faults, the start-up quirks; except what `keep` names.
+    pub(crate) fn reset(&self, keep: crate::server::ResetKeep) {
+        if !keep.org {
+            let initial = self.initial.lock().clone();
+            *self.org.write() = initial;
+        }
+        if !keep.journal {
+            self.journal.clear();
+        }
+        if !keep.faults {
+            self.faults.clear_all();
+        }
+        if !keep.quirks {
+            *self.quirks.write() = self.initial_quirks.clone();
+        }
+    }
+}
 
 /// Who is calling: the token that authenticated the request.
 #[derive(Debug, Clone)]
@@ -185,8 +210,10 @@ async fn method_not_allowed(req: Request) -> ScimError {
     ScimError::MethodNotAllowed(format!("{} is not allowed on {}", req.method(), req.uri().path()))
 }
 
-/// Body cap, error rendering and the journal.
+/// Body cap, error rendering, the journal and the request log.
 async fn outer(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let at = log::now_rfc3339();
     let admin = req.uri().path().starts_with("/__admin");
     let method = req.method().to_string();
     let path = req.uri().path().to_string();
@@ -205,14 +232,12 @@ async fn outer(State(state): State<AppState>, req: Request, next: Next) -> Respo
         None => ScimError::TooLarge(format!("the body is over Notion's cap of {MAX_BODY_BYTES} bytes")).into_response(),
     };
     let resp = render_error(&state, resp);
-    if admin {
-        return resp;
-    }
+    let duration = started.elapsed();
     let secrets: Vec<String> = state.org.read().tokens.iter().map(|t| t.secret.clone()).collect();
     let body = bytes
         .filter(|b| !b.is_empty())
         .map(|b| redact(&String::from_utf8_lossy(&b), &secrets));
-    state.journal.record(JournalEntry {
+    let entry = JournalEntry {
         seq: 0,
         token: resp.extensions().get::<Caller>().map(|c| c.token_id.clone()),
         method,
@@ -221,7 +246,13 @@ async fn outer(State(state): State<AppState>, req: Request, next: Next) -> Respo
         status: resp.status().as_u16(),
         fault: resp.extensions().get::<Injected>().map(|i| i.0.to_string()),
         body,
-    });
+        at,
+        duration_us: u64::try_from(duration.as_micros()).unwrap_or(u64::MAX),
+    };
+    let resp = log::request(&entry, resp, &secrets).await;
+    if !admin {
+        state.journal.record(entry);
+    }
     resp
 }
 
@@ -349,9 +380,15 @@ fn malformed(state: &Shared, status: StatusCode) -> Response {
     )
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves. Each connection is served by hyper
-/// directly (not `axum::serve`) so that a fault can close it without an answer.
-pub(crate) async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()>) {
+/// Serves `app` on `listener` until `shutdown` resolves, over TLS when `tls` is given. Each
+/// connection is served by hyper directly (not `axum::serve`) so that a fault can close it
+/// without an answer.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    shutdown: impl Future<Output = ()>,
+) {
     let router = app(state);
     tokio::pin!(shutdown);
     // Connections live in this set: when the server stops (or its task is aborted), the set
@@ -371,25 +408,41 @@ pub(crate) async fn serve(listener: TcpListener, state: AppState, shutdown: impl
         };
         let _ = stream.set_nodelay(true);
         let router = router.clone();
+        let tls = tls.clone();
         connections.spawn(async move {
-            let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                let router = router.clone();
-                async move {
-                    let resp = match router.oneshot(req.map(Body::new)).await {
-                        Ok(resp) => resp,
-                        Err(never) => match never {},
-                    };
-                    if resp.extensions().get::<Abort>().is_some() {
-                        return Err(AbortConnection);
-                    }
-                    Ok::<_, AbortConnection>(resp)
-                }
-            });
-            let conn = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "connection closed");
+            match tls {
+                None => serve_connection(stream, router).await,
+                Some(acceptor) => match acceptor.accept(stream).await {
+                    Ok(stream) => serve_connection(stream, router).await,
+                    // A client that does not trust the CA ends here: worth a line, not an error.
+                    Err(e) => tracing::info!(error = %e, "TLS handshake failed"),
+                },
             }
         });
+    }
+}
+
+/// Serves one connection, plain or TLS, until the client closes it or a fault drops it.
+async fn serve_connection<S>(stream: S, router: Router)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+        let router = router.clone();
+        async move {
+            let resp = match router.oneshot(req.map(Body::new)).await {
+                Ok(resp) => resp,
+                Err(never) => match never {},
+            };
+            if resp.extensions().get::<Abort>().is_some() {
+                return Err(AbortConnection);
+            }
+            Ok::<_, AbortConnection>(resp)
+        }
+    });
+    let conn = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+    if let Err(e) = conn.await {
+        tracing::debug!(error = %e, "connection closed");
     }
 }
 
