@@ -16,10 +16,13 @@
 //! - [`cassette`]: recorded exchanges (VCR's JSON layout); [`record`]: the recording proxy, its
 //!   scrubber and the probe; [`matching`] and [`replay`]: a cassette served by wiremock;
 //!   [`fidelity`]: where the emulation departs from a recording.
+//! - [`inspect`]: what a c1z holds and what changed between two sync runs, read with the
+//!   oracle's decoder (`notion-conformance inspect`).
 
 pub mod cassette;
 pub mod connector;
 pub mod fidelity;
+pub mod inspect;
 pub mod matching;
 pub mod oracle;
 pub mod record;

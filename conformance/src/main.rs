@@ -10,6 +10,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use notion_conformance::connector::Connector;
+use notion_conformance::inspect::{self, Filter, Format, Listing};
 use notion_conformance::record::RecordMode;
 use notion_conformance::runner::{self, Selection};
 use notion_conformance::suites::{self, Ctx, Suite};
@@ -38,6 +39,134 @@ enum Cmd {
     Record(RecordArgs),
     /// Replay a cassette against the emulation and print where the emulation departs from it
     Fidelity(FidelityArgs),
+    /// Show what a c1z holds (summary, resources, entitlements, grants, syncs), or with `diff`
+    /// what changed between two sync runs or two files; read with the oracle's own decoder
+    Inspect(InspectArgs),
+}
+
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+struct InspectArgs {
+    #[command(subcommand)]
+    diff: Option<InspectCmd>,
+    /// The c1z file
+    #[arg(value_name = "FILE", required = true)]
+    file: Option<PathBuf>,
+    /// What to list: summary, resources, entitlements, grants or syncs
+    #[arg(value_name = "WHAT", default_value = "summary", value_parser = parse_listing)]
+    what: Listing,
+    /// The sync run to show (default: the newest finished full sync, as baton shows)
+    #[arg(long, value_name = "SYNC_ID")]
+    sync: Option<String>,
+    #[command(flatten)]
+    view: ViewArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum InspectCmd {
+    /// What changed between two sync runs: of one file (its two newest full syncs) or of two
+    /// files (each one's newest). Exit 0 when nothing differs, 1 when something does
+    Diff(DiffArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct DiffArgs {
+    /// The older c1z (or the only one: its two newest full syncs are compared)
+    #[arg(value_name = "A")]
+    from: PathBuf,
+    /// The newer c1z
+    #[arg(value_name = "B")]
+    to: Option<PathBuf>,
+    /// The sync run of A to compare from
+    #[arg(long, value_name = "SYNC_ID")]
+    from_sync: Option<String>,
+    /// The sync run (of B, or of A alone) to compare to
+    #[arg(long, value_name = "SYNC_ID")]
+    to_sync: Option<String>,
+    #[command(flatten)]
+    view: ViewArgs,
+}
+
+/// Filters and the output format, shared by `inspect` and `inspect diff`.
+#[derive(Debug, clap::Args)]
+struct ViewArgs {
+    /// Only resources of this type, and entitlements and grants on them (user, group, role...)
+    #[arg(long, value_name = "TYPE")]
+    resource_type: Option<String>,
+    /// Only this resource (`user:ID` or the id), and entitlements and grants on it
+    #[arg(long, value_name = "RESOURCE")]
+    resource: Option<String>,
+    /// Only grants of this entitlement id
+    #[arg(long, value_name = "ID")]
+    entitlement: Option<String>,
+    /// Only grants to this principal (`user:ID` or the id)
+    #[arg(long, value_name = "PRINCIPAL")]
+    principal: Option<String>,
+    /// table (for people) or json
+    #[arg(short = 'o', long, value_name = "FORMAT", default_value = "table", value_parser = parse_format)]
+    output: Format,
+}
+
+impl ViewArgs {
+    fn filter(&self) -> Filter {
+        Filter {
+            resource_type: self.resource_type.clone(),
+            resource: self.resource.clone(),
+            entitlement: self.entitlement.clone(),
+            principal: self.principal.clone(),
+        }
+    }
+}
+
+fn parse_listing(s: &str) -> Result<Listing, String> {
+    Listing::parse(s).ok_or_else(|| format!("{s:?} is not one of {}", Listing::NAMES))
+}
+
+fn parse_format(s: &str) -> Result<Format, String> {
+    match s {
+        "table" => Ok(Format::Table),
+        "json" => Ok(Format::Json),
+        _ => Err(format!("{s:?} is not one of table, json")),
+    }
+}
+
+fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
+    if let Some(InspectCmd::Diff(d)) = args.diff {
+        let diff = inspect::diff(
+            &d.from,
+            d.to.as_deref(),
+            d.from_sync.as_deref(),
+            d.to_sync.as_deref(),
+            &d.view.filter(),
+        )?;
+        let text = match d.view.output {
+            Format::Json => serde_json::to_string_pretty(&diff)?,
+            Format::Table => diff.render(),
+        };
+        print_out(&text)?;
+        return Ok(ExitCode::from(u8::from(diff.differences > 0)));
+    }
+    let Some(file) = args.file else {
+        anyhow::bail!("inspect needs a FILE (or `inspect diff A [B]`)");
+    };
+    let text = inspect::inspect(
+        &file,
+        args.what,
+        args.sync.as_deref(),
+        &args.view.filter(),
+        args.view.output,
+    )?;
+    print_out(&text)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints a listing; a closed pipe (`| head`) is the reader's choice, not an error.
+fn print_out(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    match writeln!(std::io::stdout().lock(), "{text}") {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -190,6 +319,7 @@ fn main() -> ExitCode {
         Cmd::Run(args) => run(args),
         Cmd::Record(args) => record(args),
         Cmd::Fidelity(args) => fidelity(args),
+        Cmd::Inspect(args) => inspect(args),
     };
     match result {
         Ok(code) => code,

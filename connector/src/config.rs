@@ -142,6 +142,12 @@ pub struct Flags {
           require_equals = true, default_missing_value = "true", value_parser = parse_go_bool, value_name = "BOOL")]
     pub provisioning: Option<bool>,
 
+    /// Let a role grant or revoke take a workspace owner's role away (refused otherwise: if
+    /// that owner created the SCIM token, Notion revokes it). Not read from .baton.yaml
+    #[arg(long, env = "BATON_CONFIRM_OWNER_CHANGE", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = parse_go_bool, value_name = "BOOL")]
+    pub confirm_owner_change: Option<bool>,
+
     /// baton-sdk's other flags: supported, or refused by name.
     #[command(flatten)]
     pub baton: BatonFlags,
@@ -532,6 +538,22 @@ impl ConfigFile {
             .get(key)
             .or_else(|| self.values.get(key.replace('-', "_").as_str()))
             .filter(|v| !v.is_null())
+    }
+
+    /// The file it was read from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Every top-level key as written (non-string keys rendered as YAML).
+    pub fn keys(&self) -> Vec<String> {
+        self.values
+            .keys()
+            .map(|k| match k {
+                serde_yaml::Value::String(s) => s.clone(),
+                other => serde_yaml::to_string(other).unwrap_or_default().trim().to_owned(),
+            })
+            .collect()
     }
 
     /// Whether the file sets `key` (to anything but null).

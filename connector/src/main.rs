@@ -1,6 +1,6 @@
 //! `baton-notion`: parses flags, environment and `.baton.yaml`, then runs one command.
-//! Exit status 0 on success; otherwise 1 (2 for a command line clap refuses), with one line on
-//! stderr saying what went wrong.
+//! Exit status 0 on success; otherwise 1, with one line on stderr saying what went wrong, or 2
+//! for a command line clap refuses, with clap's whole message (usage and tips included).
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -12,7 +12,7 @@ use baton_notion::cli::{self, Validation};
 use baton_notion::config::{Cli, Command, ConfigFile, Settings, CONFIG_PATH_ENV};
 use baton_notion::logging;
 use baton_notion::progress::Progress;
-use baton_notion::provision::Operation;
+use baton_notion::provision::{Operation, Safeguards};
 use baton_notion::scim::client::{RetryPolicy, ScimClient};
 use baton_notion::sync::{self, SyncOptions};
 
@@ -26,9 +26,9 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if e.use_stderr() => {
-            // clap's first line names the flag, the value and the rule; the rest is a tip.
-            let rendered = e.render().to_string();
-            eprintln!("{}", rendered.lines().next().unwrap_or("error: invalid command line"));
+            // clap's whole message: its later lines name the missing arguments and the similar
+            // flag it suggests, which the first line alone leaves out.
+            let _ = e.print();
             return ExitCode::from(2);
         }
         Err(e) => {
@@ -82,11 +82,27 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
     // A provisioning request is checked whole before anything else happens.
     let operation = cli.flags.operation()?;
+    let safeguards = Safeguards {
+        confirm_owner_change: cli.flags.confirm_owner_change.unwrap_or(false),
+    };
     let cwd = std::env::current_dir().context("cannot read the working directory")?;
     let file = ConfigFile::discover(std::env::var_os(CONFIG_PATH_ENV).map(Into::into), &cwd)?;
-    let settings = Settings::resolve(cli.flags, file.as_ref())?;
+    let warnings = file.as_ref().map(cli::unknown_keys::warnings).unwrap_or_default();
+    let settings = match Settings::resolve(cli.flags, file.as_ref()) {
+        Ok(s) => s,
+        Err(e) => {
+            // Before the error: a misspelt key may be why (no logger is set up yet).
+            for w in &warnings {
+                eprintln!("warning: {w}");
+            }
+            return Err(e.into());
+        }
+    };
     // A one-shot provisioning flag enables provisioning by itself, as in baton-sdk: no -p needed.
     logging::init(&settings.log_level, settings.log_format_or_default());
+    for w in &warnings {
+        tracing::warn!("{w}");
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -95,7 +111,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
     match (cli.command, operation) {
         (Some(Command::Validate), _) => runtime.block_on(validate(&settings)),
-        (_, Some(op)) => runtime.block_on(provision(&settings, &op)),
+        (_, Some(op)) => runtime.block_on(provision(&settings, &op, safeguards)),
         (_, None) if settings.skip_full_sync => {
             tracing::info!("--skip-full-sync: no sync run, no file written");
             Ok(ExitCode::SUCCESS)
@@ -145,9 +161,9 @@ async fn shutdown_signal() -> (&'static str, u8) {
 
 /// One provisioning operation: its outcome as JSON on stdout; on failure, the error as JSON on
 /// stdout too, one line on stderr, and a non-zero exit.
-async fn provision(settings: &Settings, op: &Operation) -> anyhow::Result<ExitCode> {
+async fn provision(settings: &Settings, op: &Operation, safeguards: Safeguards) -> anyhow::Result<ExitCode> {
     let client = ScimClient::new(settings.client_config()?)?;
-    match baton_notion::provision::execute(&client, op).await {
+    match baton_notion::provision::execute_with(&client, op, safeguards).await {
         Ok(outcome) => {
             println!("{}", serde_json::to_string_pretty(&outcome)?);
             tracing::info!(operation = outcome.operation, result = ?outcome.result, "{}", outcome.message);

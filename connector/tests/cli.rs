@@ -265,14 +265,15 @@ async fn capabilities_and_config_print_json() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_flags_fail_in_one_clear_line() {
+async fn bad_flags_fail_clearly() {
     let dir = tempdir();
     for bad in ["0", "101"] {
         let out = run(dir.path(), &["--scim-token", "secret_tok_123", "--page-size", bad], &[]).await;
         let (_, stderr) = text(&out);
-        assert!(!out.status.success());
-        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
-        assert!(stderr.contains("--page-size") && stderr.contains("1..=100"), "{stderr}");
+        assert_eq!(out.status.code(), Some(2));
+        // The first line names the flag, the value and the rule.
+        let first = stderr.lines().next().unwrap_or_default();
+        assert!(first.contains("--page-size") && first.contains("1..=100"), "{stderr}");
         assert!(!stderr.contains("secret_tok_123"));
     }
     let out = run(dir.path(), &[], &[("BATON_PAGE_SIZE", "500")]).await;
@@ -292,4 +293,124 @@ async fn bad_flags_fail_in_one_clear_line() {
     .await;
     assert!(!out.status.success());
     assert!(text(&out).1.contains("widget"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn command_line_errors_are_shown_whole() {
+    let dir = tempdir();
+    // The missing arguments are named (on clap's later lines, once cut off).
+    let out = run(dir.path(), &["--grant-entitlement", "role:member:assigned"], &[]).await;
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("required arguments were not provided")
+            && stderr.contains("--grant-principal <ID>")
+            && stderr.contains("--grant-principal-type <TYPE>"),
+        "{stderr}"
+    );
+    // clap's tip about a similar flag survives.
+    let out = run(dir.path(), &["--page-sise", "5"], &[]).await;
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("similar argument") && stderr.contains("--page-size"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_config_keys_are_named_with_the_nearest_known_one() {
+    let mock = org().await;
+    let dir = tempdir();
+    std::fs::write(
+        dir.path().join(".baton.yaml"),
+        format!(
+            "scim_tokn: {}\nbase-url: {}\npage_sise: 10\nlog-level: warn\n",
+            mock.token(),
+            mock.base_url()
+        ),
+    )
+    .expect("write");
+    // The misspelt token is why the run fails: the warning says so before the error.
+    let out = run(dir.path(), &["--log-format", "console"], &[]).await;
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("unknown key \"scim_tokn\"") && stderr.contains("\"scim-token\""),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("unknown key \"page_sise\"") && stderr.contains("\"page-size\""),
+        "{stderr}"
+    );
+    let warning = stderr.find("scim_tokn").unwrap_or(usize::MAX);
+    let error = stderr.find("SCIM token is missing").unwrap_or(0);
+    assert!(warning < error, "the warning comes first: {stderr}");
+    assert!(!stderr.contains(mock.token()), "the token leaked");
+    // Spelt right, no warning, and the sync runs.
+    std::fs::write(
+        dir.path().join(".baton.yaml"),
+        format!(
+            "scim_token: {}\nbase-url: {}\nlog-level: warn\n",
+            mock.token(),
+            mock.base_url()
+        ),
+    )
+    .expect("write");
+    let out = run(dir.path(), &["--log-format", "console"], &[]).await;
+    let (_, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("unknown key"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_base_url_without_scim_v2_is_explained() {
+    let mock = org().await;
+    let dir = tempdir();
+    let bare = mock.base_url().trim_end_matches("/scim/v2").to_owned();
+    assert_ne!(bare, mock.base_url());
+    let user = mock.truth().users[0].id.clone();
+    let env = [("BATON_SCIM_TOKEN", mock.token())];
+    let revoke = format!("group:{}:member:user:{user}", mock.truth().groups[0].id);
+    for args in [
+        vec!["--base-url", bare.as_str()],
+        vec!["validate", "--base-url", bare.as_str()],
+        vec![
+            "--base-url",
+            bare.as_str(),
+            "--delete-resource",
+            user.as_str(),
+            "--delete-resource-type",
+            "user",
+        ],
+        vec!["--base-url", bare.as_str(), "--revoke-grant", revoke.as_str()],
+    ] {
+        let out = run(dir.path(), &args, &env).await;
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stdout} {stderr}");
+        let said = format!("{stdout}{stderr}");
+        assert!(
+            said.contains("404") && said.contains("lacks /scim/v2") && said.contains("https://api.notion.com/scim/v2"),
+            "{args:?}: {said}"
+        );
+    }
+    assert!(!dir.path().join("sync.c1z").exists());
+    assert!(mock.truth().user(&user).is_some(), "nothing was deleted");
+    // With /scim/v2 a 404 still means "not there".
+    let gone = uuid::Uuid::new_v4().to_string();
+    let out = run(
+        dir.path(),
+        &[
+            "--base-url",
+            &mock.base_url(),
+            "--delete-resource",
+            &gone,
+            "--delete-resource-type",
+            "user",
+        ],
+        &env,
+    )
+    .await;
+    assert!(out.status.success(), "{out:?}");
+    assert!(text(&out).0.contains("already_deleted"));
 }

@@ -634,3 +634,115 @@ async fn capabilities_report_what_is_provisionable() {
     assert_eq!(caps("group"), ["CAPABILITY_SYNC", "CAPABILITY_PROVISION"]);
     assert_eq!(caps("role"), ["CAPABILITY_SYNC", "CAPABILITY_PROVISION"]);
 }
+
+/// The owner who created the mock's token: demoting them is what locks a connector out.
+fn token_creator(mock: &MockServer) -> String {
+    let truth = mock.truth();
+    let creator = truth.tokens[0].creator.clone();
+    assert_eq!(
+        truth.user(&creator).and_then(|u| u.role),
+        Some(Role::Owner),
+        "the token's creator is an owner"
+    );
+    creator
+}
+
+#[tokio::test]
+async fn demoting_an_owner_needs_confirmation_and_says_the_token_may_be_revoked() {
+    let mock = mock().await;
+    let dir = tempdir();
+    let base = mock.base_url();
+    let token = mock.token().to_owned();
+    let env = [("BATON_SCIM_TOKEN", token.as_str()), ("BATON_BASE_URL", base.as_str())];
+    let owner = token_creator(&mock);
+    let grant = [
+        "--grant-entitlement",
+        "role:member:assigned",
+        "--grant-principal",
+        owner.as_str(),
+        "--grant-principal-type",
+        "user",
+    ];
+    let revoke_id = format!("role:owner:assigned:user:{owner}");
+    let revoke = ["--revoke-grant", revoke_id.as_str()];
+
+    // Unconfirmed, by grant and by revoke: refused, nothing written, the owner still an owner.
+    let declined: Vec<&str> = [&grant[..], &["--confirm-owner-change=false"]].concat();
+    for args in [&grant[..], &revoke[..], &declined[..]] {
+        let out = run_binary(dir.path(), args, &env).await;
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {out:?}");
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        assert_eq!(json["result"], "failed");
+        let error = json["error"].as_str().unwrap_or_default();
+        assert!(
+            error.contains("owner") && error.contains("--confirm-owner-change") && error.contains("revokes"),
+            "{error}"
+        );
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--confirm-owner-change"));
+    }
+    assert_eq!(writes(&mock, "PATCH"), 0, "an unconfirmed owner change sent a write");
+    assert_eq!(mock.truth().user(&owner).and_then(|u| u.role), Some(Role::Owner));
+
+    // Confirmed (the environment twin, with a Go boolean): done, a warning logged before, and
+    // the result says the token may now be revoked, which it is (this owner created it).
+    let confirmed = [env[0], env[1], ("BATON_CONFIRM_OWNER_CHANGE", "T")];
+    let out = run_binary(dir.path(), &grant, &confirmed).await;
+    assert!(out.status.success(), "{out:?}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(json["result"], "granted");
+    assert_eq!(json["token_may_be_revoked"], true, "{json}");
+    assert!(json["warning"].as_str().unwrap_or_default().contains("locked out"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("WARN") && stderr.contains("workspace owner"),
+        "{stderr}"
+    );
+    assert_eq!(mock.truth().user(&owner).and_then(|u| u.role), Some(Role::Member));
+    assert!(
+        mock.truth().tokens[0].revoked,
+        "the emulation revokes the demoted creator's token"
+    );
+}
+
+#[tokio::test]
+async fn the_owner_check_is_a_function_of_its_own() {
+    use baton_notion::provision::{check_owner_change, execute_with, Safeguards};
+    let mock = mock().await;
+    let c = client(&mock);
+    let owner = token_creator(&mock);
+    let member = plain_member(&mock);
+    let grant = |user: &str, role: &str| Operation::Grant {
+        target: Target::Role(role.into()),
+        user_id: user.into(),
+    };
+    let revoke = |user: &str, role: &str| Operation::Revoke {
+        target: Target::Role(role.into()),
+        user_id: user.into(),
+    };
+    let change = check_owner_change(&c, &grant(&owner, "membership_admin"))
+        .await
+        .expect("read");
+    assert_eq!(change.as_ref().map(|c| c.to_role.as_str()), Some("membership_admin"));
+    let change = check_owner_change(&c, &revoke(&owner, "owner")).await.expect("read");
+    assert_eq!(change.as_ref().map(|c| c.to_role.as_str()), Some("restricted_member"));
+    // Not a demotion: an owner granted owner, a role the owner does not hold revoked, a member.
+    for op in [
+        grant(&owner, "owner"),
+        revoke(&owner, "member"),
+        grant(&member, "owner"),
+        revoke(&member, "member"),
+    ] {
+        assert_eq!(check_owner_change(&c, &op).await.expect("read"), None, "{op:?}");
+    }
+    // The library refuses too unless told otherwise; promoting is no owner change.
+    assert!(matches!(
+        execute(&c, &grant(&owner, "member")).await,
+        Err(ProvisionError::OwnerChangeUnconfirmed(_))
+    ));
+    let promoted = execute_with(&c, &grant(&member, "owner"), Safeguards::default())
+        .await
+        .expect("a promotion needs no confirmation");
+    assert_eq!(promoted.result, Effect::Granted);
+    assert!(!promoted.details.contains_key("token_may_be_revoked"));
+    assert_eq!(mock.truth().user(&owner).and_then(|u| u.role), Some(Role::Owner));
+}

@@ -82,8 +82,119 @@ pub enum ProvisionError {
     Refused(String),
     #[error("{0}")]
     Unconfirmed(String),
+    /// A role change that would take an owner's role away, not confirmed ([`Safeguards`]).
+    #[error("{0}")]
+    OwnerChangeUnconfirmed(String),
     #[error(transparent)]
     Scim(#[from] ScimError),
+}
+
+/// The role whose holders can make SCIM tokens; demoting one may revoke the token in use.
+pub const OWNER_ROLE: &str = "owner";
+
+/// A role change that takes a workspace owner's `owner` role away. Notion revokes the SCIM
+/// tokens an owner created when they stop being one, and SCIM cannot tell which owner created
+/// the token in use: if it was this one, the connector is locked out until someone makes a new
+/// token. Such a change is refused unless confirmed ([`Safeguards::confirm_owner_change`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OwnerChange {
+    pub user_id: String,
+    pub from_role: String,
+    pub to_role: String,
+}
+
+impl OwnerChange {
+    /// The warning given before the change (and, with `token_may_be_revoked`, in the result).
+    pub fn warning(&self) -> String {
+        format!(
+            "user {} is a workspace owner: moving them to {} removes their owner role, and if they created the SCIM \
+             token in use, Notion revokes it and this connector is locked out until a new token is made",
+            self.user_id, self.to_role
+        )
+    }
+}
+
+/// Whether setting `user`'s role to `new_role` takes an owner's role away. Pure, so that any
+/// front end (one-shot flags, service mode) can ask before it acts.
+pub fn owner_change(user: &ScimUser, new_role: &str) -> Option<OwnerChange> {
+    let current = model::workspace_role(user);
+    (current == OWNER_ROLE && new_role != OWNER_ROLE).then(|| OwnerChange {
+        user_id: user.id.clone(),
+        from_role: current.to_owned(),
+        to_role: new_role.to_owned(),
+    })
+}
+
+/// The role an operation would give its user, for role grants and revokes; `None` otherwise.
+fn new_role(op: &Operation) -> Option<(&str, String)> {
+    match op {
+        Operation::Grant {
+            target: Target::Role(role),
+            user_id,
+        } => Some((user_id.as_str(), role.clone())),
+        // A revoke moves the user to the lowest role, whichever it revokes.
+        Operation::Revoke {
+            target: Target::Role(_),
+            user_id,
+        } => Some((user_id.as_str(), REVOKED_ROLE.to_owned())),
+        _ => None,
+    }
+}
+
+/// Reads the user a role grant or revoke would change and says whether it would take an owner's
+/// role away (one `GET`; no request for other operations). A revoke of a role the user does
+/// not hold changes nothing and is no owner change.
+pub async fn check_owner_change(client: &ScimClient, op: &Operation) -> Result<Option<OwnerChange>, ProvisionError> {
+    let Some((user_id, role)) = new_role(op) else {
+        return Ok(None);
+    };
+    let Some(user) = get_user(client, user_id).await? else {
+        return Ok(None);
+    };
+    if let Operation::Revoke {
+        target: Target::Role(revoked),
+        ..
+    } = op
+    {
+        if model::workspace_role(&user) != revoked {
+            return Ok(None);
+        }
+    }
+    Ok(owner_change(&user, &role))
+}
+
+/// What a caller has confirmed it accepts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Safeguards {
+    /// Let a role grant or revoke take an owner's role away (see [`OwnerChange`]).
+    pub confirm_owner_change: bool,
+}
+
+/// Refuses an unconfirmed owner change; logs the warning of a confirmed one before it is made.
+fn guard(change: Option<OwnerChange>, safeguards: Safeguards) -> Result<Option<OwnerChange>, ProvisionError> {
+    match change {
+        Some(c) if !safeguards.confirm_owner_change => Err(ProvisionError::OwnerChangeUnconfirmed(format!(
+            "refused: {}; nothing was changed. To go ahead, pass --confirm-owner-change (or set \
+             BATON_CONFIRM_OWNER_CHANGE=true)",
+            c.warning()
+        ))),
+        Some(c) => {
+            tracing::warn!(user_id = %c.user_id, to_role = %c.to_role, "{}", c.warning());
+            Ok(Some(c))
+        }
+        None => Ok(None),
+    }
+}
+
+/// Adds to a role change's result that an owner lost the role and the token may be revoked.
+fn note_owner_change(mut outcome: Outcome, change: Option<OwnerChange>) -> Outcome {
+    if let (Some(c), Effect::Granted | Effect::Revoked) = (change, outcome.result) {
+        outcome
+            .details
+            .insert("token_may_be_revoked".to_owned(), Value::Bool(true));
+        outcome.details.insert("warning".to_owned(), Value::String(c.warning()));
+    }
+    outcome
 }
 
 /// The name an operation goes by in its output.
@@ -96,19 +207,28 @@ pub fn operation_name(op: &Operation) -> &'static str {
     }
 }
 
-/// Carries out one operation.
+/// Carries out one operation, refusing any change that takes an owner's role away.
 pub async fn execute(client: &ScimClient, op: &Operation) -> Result<Outcome, ProvisionError> {
+    execute_with(client, op, Safeguards::default()).await
+}
+
+/// Carries out one operation, with what the caller has confirmed.
+pub async fn execute_with(
+    client: &ScimClient,
+    op: &Operation,
+    safeguards: Safeguards,
+) -> Result<Outcome, ProvisionError> {
     match op {
         Operation::CreateAccount(account) => create_account(client, account).await,
         Operation::DeleteUser { user_id } => delete_user(client, user_id).await,
         Operation::Grant {
             target: Target::Role(role),
             user_id,
-        } => grant_role(client, user_id, role).await,
+        } => grant_role(client, user_id, role, safeguards).await,
         Operation::Revoke {
             target: Target::Role(role),
             user_id,
-        } => revoke_role(client, user_id, role).await,
+        } => revoke_role(client, user_id, role, safeguards).await,
         Operation::Grant {
             target: Target::GroupMember(group),
             user_id,
@@ -372,7 +492,12 @@ async fn user_or_not_found(client: &ScimClient, user_id: &str) -> Result<ScimUse
         .ok_or_else(|| ProvisionError::NotFound(format!("no user {user_id} in the workspace")))
 }
 
-async fn grant_role(client: &ScimClient, user_id: &str, role: &str) -> Result<Outcome, ProvisionError> {
+async fn grant_role(
+    client: &ScimClient,
+    user_id: &str,
+    role: &str,
+    safeguards: Safeguards,
+) -> Result<Outcome, ProvisionError> {
     let entitlement = Target::Role(role.to_owned()).entitlement_id();
     let user = user_or_not_found(client, user_id).await?;
     let previous = model::workspace_role(&user).to_owned();
@@ -386,16 +511,25 @@ async fn grant_role(client: &ScimClient, user_id: &str, role: &str) -> Result<Ou
             details,
         ));
     }
+    let change = guard(owner_change(&user, role), safeguards)?;
     set_role(client, user_id, role).await?;
-    Ok(Outcome::new(
-        "grant",
-        Effect::Granted,
-        format!("{user_id} now has the role {role}, replacing {previous}"),
-        details,
+    Ok(note_owner_change(
+        Outcome::new(
+            "grant",
+            Effect::Granted,
+            format!("{user_id} now has the role {role}, replacing {previous}"),
+            details,
+        ),
+        change,
     ))
 }
 
-async fn revoke_role(client: &ScimClient, user_id: &str, role: &str) -> Result<Outcome, ProvisionError> {
+async fn revoke_role(
+    client: &ScimClient,
+    user_id: &str,
+    role: &str,
+    safeguards: Safeguards,
+) -> Result<Outcome, ProvisionError> {
     let grant = format!("{}:user:{user_id}", Target::Role(role.to_owned()).entitlement_id());
     let details = json!({ "grant": grant });
     let Some(user) = get_user(client, user_id).await? else {
@@ -420,12 +554,16 @@ async fn revoke_role(client: &ScimClient, user_id: &str, role: &str) -> Result<O
             "{REVOKED_ROLE} is the role a revoke moves people to: it cannot be revoked; grant another role instead"
         )));
     }
+    let change = guard(owner_change(&user, REVOKED_ROLE), safeguards)?;
     set_role(client, user_id, REVOKED_ROLE).await?;
-    Ok(Outcome::new(
-        "revoke",
-        Effect::Revoked,
-        format!("{user_id} no longer has the role {role}; their role is now {REVOKED_ROLE}"),
-        details,
+    Ok(note_owner_change(
+        Outcome::new(
+            "revoke",
+            Effect::Revoked,
+            format!("{user_id} no longer has the role {role}; their role is now {REVOKED_ROLE}"),
+            details,
+        ),
+        change,
     ))
 }
 

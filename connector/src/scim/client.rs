@@ -16,7 +16,7 @@ mod limiter;
 pub mod pager;
 pub mod retry;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -99,6 +99,13 @@ pub enum ScimError {
     Paging { resource: &'static str, detail: String },
     #[error("invalid base URL {url:?}: {detail}")]
     InvalidBaseUrl { url: String, detail: String },
+    /// A 404 before anything succeeded, from a base URL whose path lacks `/scim/v2`: almost
+    /// surely the URL, not a missing object.
+    #[error(
+        "{request} answered HTTP 404 at base URL {url}: its path lacks /scim/v2, so it is likely not the SCIM \
+         API; the base URL should look like {DEFAULT_BASE_URL} (or http://HOST:PORT/scim/v2 for the emulation)"
+    )]
+    NotScimBase { request: String, url: String },
     #[error("could not set up the HTTP client: {0}")]
     Setup(String),
 }
@@ -236,6 +243,9 @@ struct Inner {
     scrubber: Scrubber,
     requests: AtomicU64,
     retries: AtomicU64,
+    /// The base URL's path lacks `/scim/v2` and no request has succeeded yet: a 404 is then
+    /// reported as a wrong base URL ([`ScimError::NotScimBase`]).
+    base_in_doubt: AtomicBool,
 }
 
 enum Attempt {
@@ -246,8 +256,8 @@ enum Attempt {
 impl ScimClient {
     pub fn new(config: ClientConfig) -> Result<Self, ScimError> {
         let base_url = config.base_url.trim_end_matches('/').to_owned();
-        match reqwest::Url::parse(&base_url) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+        let base_in_doubt = match reqwest::Url::parse(&base_url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => !u.path().contains("/scim/v2"),
             Ok(u) => {
                 return Err(ScimError::InvalidBaseUrl {
                     url: base_url,
@@ -260,7 +270,7 @@ impl ScimClient {
                     detail: e.to_string(),
                 })
             }
-        }
+        };
         if !(1..=MAX_PAGE_SIZE).contains(&config.page_size) {
             return Err(ScimError::Setup(format!(
                 "page size {} is outside 1..={MAX_PAGE_SIZE}",
@@ -295,6 +305,7 @@ impl ScimClient {
                 scrubber,
                 requests: AtomicU64::new(0),
                 retries: AtomicU64::new(0),
+                base_in_doubt: AtomicBool::new(base_in_doubt),
             }),
         })
     }
@@ -493,6 +504,16 @@ impl ScimClient {
         let body = self.inner.scrubber.scrub(body);
         let ms = started.elapsed().as_millis() as u64;
         tracing::debug!(request, status, bytes = body.len(), ms, "SCIM response");
+        if self.inner.base_in_doubt.load(Ordering::Relaxed) {
+            if (200..300).contains(&status) {
+                self.inner.base_in_doubt.store(false, Ordering::Relaxed);
+            } else if status == 404 {
+                return Err(Attempt::Fatal(ScimError::NotScimBase {
+                    request: request.to_owned(),
+                    url: self.inner.base_url.clone(),
+                }));
+            }
+        }
         match status {
             401 => Err(Attempt::Fatal(ScimError::Unauthorized)),
             403 => Err(Attempt::Fatal(refusal_or_forbidden(request, &body))),
