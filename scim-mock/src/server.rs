@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 
 use crate::faults::{FaultBook, FaultControls};
 use crate::http::{serve, Shared};
-use crate::journal::{Expectation, Journal, JournalEntry, JournalLimits, JournalStatus};
+use crate::journal::{Expectation, Journal, JournalEntry, JournalFilter, JournalLimits, JournalStatus};
 use crate::model::Org;
 use crate::org_file::OrgFile;
 use crate::quirks::Quirks;
@@ -378,6 +378,11 @@ impl MockServer {
     /// Every request received so far (oldest first), tokens redacted.
     pub fn journal(&self) -> Vec<JournalEntry> {
         self.shared.journal.entries()
+    }
+
+    /// The requests that pass `filter` (the same filter as `GET /__admin/journal?...`).
+    pub fn journal_where(&self, filter: &JournalFilter) -> Vec<JournalEntry> {
+        self.shared.journal.filtered(filter)
     }
 
     /// Alias of [`MockServer::journal`], after wiremock's name.

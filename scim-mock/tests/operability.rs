@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use clap::{Args, Command as ClapCommand};
 use common::*;
-use notion_scim_mock::{Fault, JournalEntry, MockServer, Quirks, ResetKeep};
+use notion_scim_mock::{Fault, JournalEntry, JournalFilter, MockServer, Quirks, ResetKeep};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -109,6 +109,14 @@ async fn the_journal_filters_by_token_method_path_status_and_seq() {
         [1]
     );
     assert_eq!(seqs(&journal_where(&mock, "").await), [1, 2, 3, 4, 5]);
+    // The same from Rust.
+    let filter = JournalFilter {
+        token: Some("tok_1".into()),
+        status: Some("2xx".into()),
+        ..JournalFilter::default()
+    };
+    let from_rust: Vec<u64> = mock.journal_where(&filter).iter().map(|e| e.seq).collect();
+    assert_eq!(from_rust, [1, 5]);
 
     // Bad filters: one clear error, and a secret handed as a filter is never echoed.
     let r = journal_where(&mock, &format!("token={}", mock.token())).await;
