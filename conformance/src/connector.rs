@@ -353,10 +353,8 @@ async fn in_process(args: &[String], token: &str) -> RunOutput {
                 Ok(serde_json::to_string_pretty(&outcome)?)
             }
             None => {
-                let options = baton_notion::sync::SyncOptions {
-                    resource_types: settings.sync_resource_types.clone(),
-                    ..Default::default()
-                };
+                // The binary's own mapping, so every setting counts here as it does there.
+                let options = baton_notion::sync::SyncOptions::from_settings(&settings);
                 let progress = baton_notion::progress::Progress::hidden();
                 baton_notion::sync::run(&client, &settings.file, &options, &progress).await?;
                 Ok(String::new())
@@ -390,5 +388,41 @@ async fn in_process(args: &[String], token: &str) -> RunOutput {
                 elapsed,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use notion_scim_mock::{MockServer, PagingFault};
+
+    use super::in_process;
+
+    /// The in-process connector reads the same settings as the binary: `--max-list-walks 1`
+    /// leaves no second walk to tell an overstated `totalResults` from a moved list, so the sync
+    /// fails clearly, while the default of 4 succeeds (two walks agree).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn in_process_runs_honour_the_list_walk_budget() {
+        let mock = MockServer::builder().seed(3).users(150).groups(4).start().await;
+        mock.faults().paging(Some(PagingFault::InflatedTotalResults(30)));
+        let dir = tempfile::tempdir().unwrap();
+        let run = |walks: Option<&str>, name: &str| {
+            let mut args = vec![
+                "--base-url".to_string(),
+                mock.base_url().to_string(),
+                "-f".to_string(),
+                dir.path().join(name).display().to_string(),
+                "--requests-in-flight".to_string(),
+                "3".to_string(),
+            ];
+            if let Some(w) = walks {
+                args.extend(["--max-list-walks".to_string(), w.to_string()]);
+            }
+            args
+        };
+        let one = in_process(&run(Some("1"), "one.c1z"), mock.token()).await;
+        assert!(!one.success, "one walk cannot vouch for the list: {}", one.describe());
+        assert!(one.stderr.contains("did not settle in 1 walks"), "{}", one.stderr);
+        let default = in_process(&run(None, "default.c1z"), mock.token()).await;
+        assert!(default.success, "{}", default.describe());
     }
 }

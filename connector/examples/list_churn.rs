@@ -1,7 +1,9 @@
 //! What the defence against a list changing under the walk costs, in requests: on quiet orgs
 //! of several sizes (against the plain minimum of `ceil(n / 100)` pages per list), and on a
-//! 777-user org under each kind of churn the emulation can script. Prints a table; asserts
-//! nothing.
+//! 777-user org under each kind of churn the emulation can script, walked one page at a time
+//! (the figures are then fixed: which request sees a change is set by count) and with pages
+//! fetched ahead (the default; which pages see a change then varies from run to run, and so
+//! do their requests). Prints tables; asserts nothing but the quiet walks' cost.
 //!
 //! ```sh
 //! cargo run --release -p baton-notion --example list_churn
@@ -11,22 +13,29 @@ use std::time::Instant;
 
 use baton_notion::progress::Progress;
 use baton_notion::scim::client::pager::pages_for;
-use baton_notion::scim::client::{ClientConfig, RetryPolicy, ScimClient};
+use baton_notion::scim::client::{ClientConfig, RetryPolicy, ScimClient, DEFAULT_IN_FLIGHT};
 use baton_notion::secret::Secret;
 use baton_notion::sync::{self, SyncOptions, SyncReport};
 use notion_scim_mock::{ChurnList, ChurnOp, ChurnStep, MockServer, PagingFault};
 
-fn client(mock: &MockServer) -> anyhow::Result<ScimClient> {
+fn client(mock: &MockServer, in_flight: usize) -> anyhow::Result<ScimClient> {
     let mut config = ClientConfig::new(mock.base_url(), Secret::new(mock.token()));
     config.retry = RetryPolicy::fast();
     config.requests_per_minute = 0;
+    config.max_in_flight = in_flight;
     Ok(ScimClient::new(config)?)
 }
 
-async fn sync_once(mock: &MockServer) -> anyhow::Result<Result<SyncReport, String>> {
+async fn sync_once(mock: &MockServer, in_flight: usize) -> anyhow::Result<Result<SyncReport, String>> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("sync.c1z");
-    let result = sync::run(&client(mock)?, &path, &SyncOptions::default(), &Progress::hidden()).await;
+    let result = sync::run(
+        &client(mock, in_flight)?,
+        &path,
+        &SyncOptions::default(),
+        &Progress::hidden(),
+    )
+    .await;
     Ok(result.map_err(|e| e.to_string()))
 }
 
@@ -36,7 +45,9 @@ fn users(after: u64, op: ChurnOp, at: usize, count: usize) -> ChurnStep {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    println!("Quiet orgs: list requests of a sync against the plain minimum ceil(n/100) per list");
+    println!(
+        "Quiet orgs: list requests of a sync ({DEFAULT_IN_FLIGHT} in flight) against the plain minimum ceil(n/100) per list"
+    );
     println!(
         "{:>9} {:>7} | {:>8} {:>8} {:>9} | {:>6}",
         "users", "groups", "minimum", "requests", "overhead", "walks"
@@ -44,7 +55,7 @@ async fn main() -> anyhow::Result<()> {
     for (u, g) in [(250, 20), (777, 30), (5_000, 200), (20_000, 500), (100_000, 2_000)] {
         let mock = MockServer::builder().seed(18).users(u).groups(g).start().await;
         let started = Instant::now();
-        let report = sync_once(&mock).await?.map_err(anyhow::Error::msg)?;
+        let report = sync_once(&mock, DEFAULT_IN_FLIGHT).await?.map_err(anyhow::Error::msg)?;
         let minimum = (u as u64).div_ceil(100).max(1) + (g as u64).div_ceil(100).max(1);
         assert_eq!(
             report.requests,
@@ -139,12 +150,18 @@ async fn main() -> anyhow::Result<()> {
             Some(PagingFault::InflatedTotalResults(30)),
         ),
     ];
+    let mut ahead = Vec::new();
     for (what, churn, paging) in scenarios {
         let groups = if what.starts_with('*') { 150 } else { 20 };
         let mock = MockServer::builder().seed(18).users(777).groups(groups).start().await;
-        mock.faults().churn(churn).paging(paging);
-        let outcome = sync_once(&mock).await?;
+        mock.faults().churn(churn.clone()).paging(paging);
+        let outcome = sync_once(&mock, 1).await?;
         let requests = mock.journal().len();
+        // The same with pages fetched ahead, on a fresh org.
+        let again = MockServer::builder().seed(18).users(777).groups(groups).start().await;
+        again.faults().churn(churn).paging(paging);
+        let concurrent = sync_once(&again, DEFAULT_IN_FLIGHT).await?;
+        ahead.push((what, again.journal().len(), concurrent));
         match outcome {
             Ok(r) => println!(
                 "{what:<62} | {requests:>8} {:>6} {:>6} {:>6} | ok: {} users, {} read by id, {} memberships left out",
@@ -161,6 +178,28 @@ async fn main() -> anyhow::Result<()> {
                     "{what:<62} | {requests:>8} {:>6} {:>6} {:>6} | error: {short}...",
                     "", "", ""
                 );
+            }
+        }
+    }
+    println!();
+    println!("The same with {DEFAULT_IN_FLIGHT} requests in flight (pages fetched ahead; varies from run to run)");
+    println!(
+        "{:<62} | {:>8} {:>6} {:>9} | result",
+        "what changes during the walk", "requests", "walks", "discarded"
+    );
+    for (what, requests, outcome) in ahead {
+        match outcome {
+            Ok(r) => println!(
+                "{what:<62} | {requests:>8} {:>6} {:>9} | ok: {} users, {} read by id, {} memberships left out",
+                r.users_paging.walks,
+                r.users_paging.discarded + r.groups_paging.discarded,
+                r.users,
+                r.members_fetched,
+                r.memberships_dropped
+            ),
+            Err(e) => {
+                let short: String = e.chars().take(110).collect();
+                println!("{what:<62} | {requests:>8} {:>6} {:>9} | error: {short}...", "", "");
             }
         }
     }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use clap::{ArgAction, Args, Parser, Subcommand};
 
 use crate::cli::baton_flags::{parse_go_bool, BatonFlags};
-use crate::scim::client::{ClientConfig, RetryPolicy, DEFAULT_BASE_URL, MAX_PAGE_SIZE};
+use crate::scim::client::{ClientConfig, RetryPolicy, DEFAULT_BASE_URL, DEFAULT_IN_FLIGHT, MAX_PAGE_SIZE};
 use crate::secret::Secret;
 
 /// The environment variable naming a config file to use instead of `./.baton.yaml`.
@@ -23,10 +23,15 @@ pub const DEFAULT_CONFIG_FILE: &str = ".baton.yaml";
 pub const DEFAULT_FILE: &str = "sync.c1z";
 pub const DEFAULT_LOG_LEVEL: &str = "info";
 pub const DEFAULT_REQUESTS_PER_MINUTE: u32 = 600;
+/// The most `--requests-per-minute` allows, from any source.
+pub const MAX_REQUESTS_PER_MINUTE: u32 = 1_000_000;
 pub const DEFAULT_HTTP_TIMEOUT_SECONDS: u64 = 300;
 pub const MAX_HTTP_TIMEOUT_SECONDS: u64 = 1800;
 /// The most `--max-list-walks` allows: each walk of a big org is many requests.
 pub const MAX_LIST_WALKS: u32 = 20;
+/// The most `--requests-in-flight` allows: more buys nothing against a server that answers a
+/// page in a second and allows ten a second.
+pub const MAX_REQUESTS_IN_FLIGHT: u32 = 64;
 
 /// `baton-notion`: with no subcommand, a full sync into `--file`.
 #[derive(Debug, Parser)]
@@ -116,10 +121,16 @@ pub struct Flags {
           value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_PAGE_SIZE)), value_name = "N")]
     pub page_size: Option<u32>,
 
-    /// The client's own request ceiling per minute [default: 600]
+    /// The client's own request ceiling per minute, requests evenly spaced [default: 600]
     #[arg(long, env = "BATON_REQUESTS_PER_MINUTE", global = true,
-          value_parser = clap::value_parser!(u32).range(1..=1_000_000), value_name = "N")]
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_REQUESTS_PER_MINUTE)), value_name = "N")]
     pub requests_per_minute: Option<u32>,
+
+    /// SCIM requests on the wire at once at most, 1..=64: pages fetched ahead of the walk,
+    /// both lists together, and reads by id [default: 8]
+    #[arg(long, env = "BATON_REQUESTS_IN_FLIGHT", global = true,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_REQUESTS_IN_FLIGHT)), value_name = "N")]
+    pub requests_in_flight: Option<u32>,
 
     /// Seconds before one HTTP request gives up, 1..=1800 [default: 300]
     #[arg(long, env = "BATON_HTTP_TIMEOUT_SECONDS", global = true,
@@ -345,6 +356,7 @@ pub struct Settings {
     pub log_format: Option<LogFormat>,
     pub page_size: u32,
     pub requests_per_minute: u32,
+    pub requests_in_flight: u32,
     pub http_timeout_seconds: u64,
     pub max_list_walks: u32,
     pub sync_resource_types: Vec<ResourceTypeId>,
@@ -407,8 +419,14 @@ impl Settings {
         let requests_per_minute = match flags.requests_per_minute {
             Some(n) => n,
             None => file
-                .bounded("requests-per-minute", 1..=u32::MAX)?
+                .bounded("requests-per-minute", 1..=MAX_REQUESTS_PER_MINUTE)?
                 .unwrap_or(DEFAULT_REQUESTS_PER_MINUTE),
+        };
+        let requests_in_flight = match flags.requests_in_flight {
+            Some(n) => n,
+            None => file
+                .bounded("requests-in-flight", 1..=MAX_REQUESTS_IN_FLIGHT)?
+                .unwrap_or(DEFAULT_IN_FLIGHT as u32),
         };
         let http_timeout_seconds = match flags.http_timeout_seconds {
             Some(n) => n,
@@ -449,6 +467,7 @@ impl Settings {
             log_format,
             page_size,
             requests_per_minute,
+            requests_in_flight,
             http_timeout_seconds,
             max_list_walks,
             sync_resource_types,
@@ -473,6 +492,7 @@ impl Settings {
         let mut c = ClientConfig::new(self.base_url.clone(), token);
         c.page_size = self.page_size;
         c.requests_per_minute = self.requests_per_minute;
+        c.max_in_flight = self.requests_in_flight as usize;
         c.http_timeout = Duration::from_secs(self.http_timeout_seconds);
         c.retry = RetryPolicy::default();
         Ok(c)
@@ -788,6 +808,32 @@ mod tests {
             );
         }
         assert!(Settings::resolve(Flags::default(), Some(&file("max-list-walks: 0\n"))).is_err());
+    }
+
+    #[test]
+    fn requests_in_flight_from_flag_file_or_default() {
+        let in_flight = |f: Flags, file: Option<&ConfigFile>| {
+            Settings::resolve(f, file)
+                .and_then(|s| s.client_config().map(|c| (s.requests_in_flight, c.max_in_flight)))
+                .ok()
+        };
+        let token = || flags(&["--scim-token", "t"]);
+        assert_eq!(in_flight(token(), None), Some((8, 8)));
+        assert_eq!(in_flight(token(), Some(&file("requests-in-flight: 3\n"))), Some((3, 3)));
+        assert_eq!(
+            in_flight(
+                flags(&["--scim-token", "t", "--requests-in-flight", "1"]),
+                Some(&file("requests-in-flight: 3\n"))
+            ),
+            Some((1, 1))
+        );
+        for bad in ["0", "65", "x"] {
+            assert!(
+                Cli::try_parse_from(["baton-notion", "--requests-in-flight", bad]).is_err(),
+                "{bad}"
+            );
+        }
+        assert!(Settings::resolve(Flags::default(), Some(&file("requests-in-flight: 0\n"))).is_err());
     }
 
     #[test]

@@ -202,17 +202,15 @@ async fn validate(settings: &Settings) -> anyhow::Result<ExitCode> {
 
 async fn sync_once(settings: &Settings) -> anyhow::Result<ExitCode> {
     let client = ScimClient::new(settings.client_config()?)?;
-    let options = SyncOptions {
-        resource_types: settings.sync_resource_types.clone(),
-        max_list_walks: settings.max_list_walks,
-        ..SyncOptions::default()
-    };
+    let options = SyncOptions::from_settings(settings);
     let progress = Progress::for_stderr();
     tracing::info!(
         base_url = %settings.base_url,
         file = %settings.file.display(),
         page_size = settings.page_size,
         requests_per_minute = settings.requests_per_minute,
+        requests_in_flight = settings.requests_in_flight,
+        max_list_walks = settings.max_list_walks,
         resource_types = ?options.resource_types,
         provisioning = settings.provisioning,
         "sync starting"
@@ -227,6 +225,7 @@ async fn sync_once(settings: &Settings) -> anyhow::Result<ExitCode> {
         memberships = report.memberships,
         requests = report.requests,
         retries = report.retries,
+        rate_limited = report.rate_limited,
         elapsed_ms = report.elapsed.as_millis() as u64,
         bytes = report.summary.bytes,
         peak_memory_mib = baton_notion::procstat::peak_memory_mib(),

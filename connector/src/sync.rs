@@ -5,7 +5,10 @@
 //! - the **fetch half** (async, this task) walks `/Users` and `/Groups` side by side with
 //!   [`Pager`]s (a page from whichever is further behind, so group pages, the writer's heavy
 //!   ones, are spread through the sync), reads a group by id only when its list entry came
-//!   without `members`, and sends each page on;
+//!   without `members`, and sends each page on. Each pager fetches the pages it expects next
+//!   on tasks of their own, so both lists' requests overlap (at most the client's
+//!   `--requests-in-flight` on the wire) while this task handles pages one at a time, in list
+//!   order; what is held is bounded by those windows, never the org;
 //! - group memberships are checked against the user list: a membership whose user no user
 //!   page has shown yet waits (as two ids) until that user's page comes; one still waiting when
 //!   both lists are done is settled by reading the user by id: written with the user if it
@@ -31,13 +34,13 @@ use futures_util::stream::{self, StreamExt};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 use crate::c1z::{C1zError, C1zWriter, SyncSummary};
-use crate::config::ResourceTypeId;
+use crate::config::{ResourceTypeId, Settings};
 use crate::model;
 use crate::procstat;
 use crate::progress::Progress;
 use crate::proto;
 use crate::scim::client::pager::DEFAULT_MAX_WALKS;
-use crate::scim::client::{encode_path_segment, Pager, PagingReport, ScimClient, ScimError};
+use crate::scim::client::{encode_path_segment, Pager, PagingReport, ScimClient, ScimError, DEFAULT_IN_FLIGHT};
 use crate::scim::types::{ScimGroup, ScimUser};
 
 /// Items (users, groups and memberships) waiting between the halves at most. A group page can
@@ -71,6 +74,19 @@ impl Default for SyncOptions {
 }
 
 impl SyncOptions {
+    /// What a run's settings ask for: the one place the binary, and anything that drives the
+    /// connector in-process as its binary would (the conformance runner), turn settings into
+    /// a sync's options, so that no setting is honoured by one and ignored by the other.
+    pub fn from_settings(settings: &Settings) -> Self {
+        Self {
+            resource_types: settings.sync_resource_types.clone(),
+            group_read_concurrency: usize::try_from(settings.requests_in_flight)
+                .unwrap_or(DEFAULT_IN_FLIGHT)
+                .max(1),
+            max_list_walks: settings.max_list_walks,
+        }
+    }
+
     fn wants(&self, t: ResourceTypeId) -> bool {
         self.resource_types.contains(&t)
     }
@@ -94,6 +110,8 @@ pub struct SyncReport {
     /// Requests sent, retries included.
     pub requests: u64,
     pub retries: u64,
+    /// Answers that were HTTP 429 (each also counted in `retries`).
+    pub rate_limited: u64,
     pub users_paging: PagingReport,
     pub groups_paging: PagingReport,
     pub elapsed: Duration,
@@ -192,6 +210,7 @@ pub async fn run(
         memberships_dropped: fetched.memberships_dropped,
         requests: after.requests - before.requests,
         retries: after.retries - before.retries,
+        rate_limited: after.rate_limited - before.rate_limited,
         users_paging: fetched.users_paging,
         groups_paging: fetched.groups_paging,
         elapsed: started.elapsed(),

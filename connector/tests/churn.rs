@@ -1,7 +1,10 @@
 //! A sync while the org changes under it: every user and group present for the whole sync is
 //! in the file, nothing twice, no membership pointing at a user the file lacks; or a clear
 //! error and the previous file untouched. The emulation's churn fault changes the org after a
-//! given list request, so none of this depends on timing.
+//! given list request. One page at a time (`max_in_flight` 1), which pages see a change is
+//! fixed, and so are the figures (requests, shifts, walks); with pages fetched ahead (the
+//! default), requests reach the emulation in an order that varies from run to run, so those
+//! runs check the rule and how the list settled, and leave the request counts alone.
 
 // Helpers outside #[test] fns are test code too: clippy.toml's in-tests allowances do not reach them.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
@@ -13,7 +16,7 @@ use std::path::Path;
 
 use baton_notion::progress::Progress;
 use baton_notion::scim::client::pager::{pages_for, Settled};
-use baton_notion::scim::client::ScimError;
+use baton_notion::scim::client::{ScimError, DEFAULT_IN_FLIGHT};
 use baton_notion::sync::{self, SyncError, SyncOptions, SyncReport};
 use common::{client, client_with, request_counts, sync_into, tempdir, Snapshot};
 use notion_scim_mock::{ChurnList, ChurnOp, ChurnStep, GroundTruth, MockServer, PagingFault};
@@ -123,56 +126,78 @@ async fn sync_with_walks(mock: &MockServer, path: &Path, walks: u32) -> Result<S
         max_list_walks: walks,
         ..SyncOptions::default()
     };
-    sync::run(&client(mock), path, &options, &Progress::hidden()).await
+    sync::run(&one_at_a_time(mock), path, &options, &Progress::hidden()).await
 }
+
+/// A client that walks each list one page at a time: the order of requests is fixed.
+fn one_at_a_time(mock: &MockServer) -> baton_notion::scim::client::ScimClient {
+    client_with(mock, |c| c.max_in_flight = 1)
+}
+
+/// Both ways a sync may walk: one page at a time, and with pages fetched ahead.
+const IN_FLIGHT: [usize; 2] = [1, DEFAULT_IN_FLIGHT];
 
 /// The issue's measurement, made deterministic: 777 users, ten of them deleted while the
 /// connector walks the list, each deletion before the walk's position. The walk that trusted
 /// its offsets ended with stable users missing and exit 0.
 #[tokio::test]
 async fn users_deleted_while_walking_are_never_lost() {
-    let mock = MockServer::builder().seed(18).users(777).groups(30).start().await;
-    let before = mock.truth();
-    mock.faults()
-        .churn([delete_users(2, 10, 4), delete_users(4, 20, 3), delete_users(6, 30, 3)]);
-    let dir = tempdir();
-    let path = dir.path().join("sync.c1z");
-    let report = sync_into(&client(&mock), &path).await.expect("the sync succeeds");
-    let file = assert_stable_set_kept(&mock, &before, &path);
-    assert_eq!(file.users.len(), report.users as usize);
-    assert!(
-        report.users_paging.shifts >= 3 && report.users_paging.rereads >= 3,
-        "each deletion showed as a shift: {:?}",
-        report.users_paging
-    );
-    assert_eq!(report.users_paging.settled, Some(Settled::Consistent));
-    assert_eq!(report.users_paging.walks, 1, "recovered within the one walk");
-    let (users, _, _, _) = request_counts(&mock);
-    eprintln!(
-        "777 users, 10 deleted in three steps: {users} user requests (quiet: {}), {:?}",
-        pages_for(777, 100),
-        report.users_paging
-    );
-    // A step back and its re-read per deletion, no more.
-    assert!(users <= pages_for(777, 100) as usize + 2 * 3, "{users} requests");
+    for in_flight in IN_FLIGHT {
+        let mock = MockServer::builder().seed(18).users(777).groups(30).start().await;
+        let before = mock.truth();
+        mock.faults()
+            .churn([delete_users(2, 10, 4), delete_users(4, 20, 3), delete_users(6, 30, 3)]);
+        let dir = tempdir();
+        let path = dir.path().join("sync.c1z");
+        let c = client_with(&mock, |c| c.max_in_flight = in_flight);
+        let report = sync_into(&c, &path).await.expect("the sync succeeds");
+        let file = assert_stable_set_kept(&mock, &before, &path);
+        assert_eq!(file.users.len(), report.users as usize);
+        assert_eq!(report.users_paging.settled, Some(Settled::Consistent));
+        assert_eq!(report.users_paging.walks, 1, "recovered within the one walk");
+        let (users, _, _, _) = request_counts(&mock);
+        eprintln!(
+            "777 users, 10 deleted in three steps, {in_flight} in flight: {users} user requests \
+             (quiet: {}), {:?}",
+            pages_for(777, 100),
+            report.users_paging
+        );
+        if in_flight == 1 {
+            assert!(
+                report.users_paging.shifts >= 3 && report.users_paging.rereads >= 3,
+                "each deletion showed as a shift: {:?}",
+                report.users_paging
+            );
+            // A step back and its re-read per deletion, no more.
+            assert!(users <= pages_for(777, 100) as usize + 2 * 3, "{users} requests");
+        } else {
+            // Pages fetched before and after the deletions meet somewhere in list order.
+            assert!(
+                report.users_paging.shifts >= 1 && report.users_paging.rereads >= 1,
+                "the deletions showed: {:?}",
+                report.users_paging
+            );
+        }
+    }
 }
 
 #[tokio::test]
 async fn a_quiet_org_costs_one_walk_and_no_extra_request() {
-    for users in [777, 1_000] {
+    // Pages fetched ahead are exactly the pages the walk goes on to read: none wasted.
+    for (users, in_flight) in [(777, 1), (1_000, 1), (777, DEFAULT_IN_FLIGHT), (1_000, 3), (5_000, 32)] {
         let mock = MockServer::builder().seed(18).users(users).groups(30).start().await;
         let dir = tempdir();
-        let report = sync_into(&client(&mock), &dir.path().join("s.c1z"))
-            .await
-            .expect("sync");
+        let c = client_with(&mock, |c| c.max_in_flight = in_flight);
+        let report = sync_into(&c, &dir.path().join("s.c1z")).await.expect("sync");
         let (u, g, _, _) = request_counts(&mock);
-        assert_eq!((u as u64, g), (pages_for(users as u64, 100), 1));
+        assert_eq!((u as u64, g), (pages_for(users as u64, 100), 1), "{users} at {in_flight}");
         let paging = &report.users_paging;
         assert_eq!(
-            (paging.walks, paging.shifts, paging.rereads, paging.duplicates),
-            (1, 0, 0, 0)
+            (paging.walks, paging.shifts, paging.rereads, paging.duplicates, paging.discarded),
+            (1, 0, 0, 0, 0)
         );
         assert_eq!(paging.settled, Some(Settled::Consistent));
+        assert_eq!(report.users, users as u64);
     }
 }
 
@@ -207,22 +232,27 @@ async fn a_removal_and_an_addition_between_the_same_two_pages_are_caught() {
 
 #[tokio::test]
 async fn users_moved_back_across_the_walks_position_are_found() {
-    let mock = MockServer::builder().seed(18).users(450).groups(10).start().await;
-    let before = mock.truth();
-    let moved: Vec<String> = before.users[440..443].iter().map(|u| u.id.clone()).collect();
-    mock.faults().churn([move_users(2, 440, 3, 5)]);
-    let dir = tempdir();
-    let path = dir.path().join("sync.c1z");
-    let report = sync_into(&client(&mock), &path).await.expect("sync");
-    let file = assert_stable_set_kept(&mock, &before, &path);
-    assert!(moved.iter().all(|id| file.users.contains_key(id)));
-    let paging = &report.users_paging;
-    assert_eq!(paging.walks, 2, "a shift with no growth is a moved order: {paging:?}");
-    // The second walk's first page held the moved users: every page said 450 and 450 ids were
-    // found, so it stopped there.
-    assert_eq!(paging.settled, Some(Settled::SameSizeThroughout));
-    let (users, _, _, _) = request_counts(&mock);
-    assert_eq!(users as u64, pages_for(450, 100) + 1);
+    for in_flight in IN_FLIGHT {
+        let mock = MockServer::builder().seed(18).users(450).groups(10).start().await;
+        let before = mock.truth();
+        let moved: Vec<String> = before.users[440..443].iter().map(|u| u.id.clone()).collect();
+        mock.faults().churn([move_users(2, 440, 3, 5)]);
+        let dir = tempdir();
+        let path = dir.path().join("sync.c1z");
+        let c = client_with(&mock, |c| c.max_in_flight = in_flight);
+        let report = sync_into(&c, &path).await.expect("sync");
+        let file = assert_stable_set_kept(&mock, &before, &path);
+        assert!(moved.iter().all(|id| file.users.contains_key(id)));
+        let paging = &report.users_paging;
+        assert_eq!(paging.walks, 2, "a shift with no growth is a moved order: {paging:?}");
+        // The second walk's first page held the moved users: every page said 450 and 450 ids
+        // were found, so it stopped there.
+        assert_eq!(paging.settled, Some(Settled::SameSizeThroughout));
+        if in_flight == 1 {
+            let (users, _, _, _) = request_counts(&mock);
+            assert_eq!(users as u64, pages_for(450, 100) + 1);
+        }
+    }
 }
 
 /// Notion may overstate totalResults; that is told apart from contents that moved: two walks
@@ -253,7 +283,8 @@ async fn an_overstated_total_is_told_apart_from_moved_contents() {
 }
 
 /// A list that changes in every walk exhausts the budget: the error says what the walks saw,
-/// and the previous file is left byte for byte.
+/// and the previous file is left byte for byte. One page at a time, so that each change lands
+/// in the walk it is meant for (by request count).
 #[tokio::test]
 async fn a_list_that_keeps_moving_fails_clearly_and_keeps_the_previous_file() {
     let mock = MockServer::builder().seed(18).users(450).groups(10).start().await;
@@ -299,7 +330,9 @@ async fn a_list_that_keeps_moving_fails_clearly_and_keeps_the_previous_file() {
     mock.reset();
     mock.faults().churn(churn());
     let before = mock.truth();
-    let report = sync_into(&client(&mock), &path).await.expect("four walks are enough");
+    let report = sync_into(&one_at_a_time(&mock), &path)
+        .await
+        .expect("four walks are enough");
     assert_eq!(report.users_paging.walks, 3);
     assert_stable_set_kept(&mock, &before, &path);
 }

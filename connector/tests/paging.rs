@@ -9,7 +9,8 @@ mod common;
 use baton_notion::scim::client::pager::Settled;
 use baton_notion::scim::client::ScimError;
 use baton_notion::sync::SyncError;
-use common::{assert_same, client, request_counts, sync_into, tempdir, Snapshot};
+use baton_notion::scim::client::DEFAULT_IN_FLIGHT;
+use common::{assert_same, client, client_with, request_counts, sync_into, tempdir, Snapshot};
 use notion_scim_mock::{MockServer, PagingFault};
 
 async fn org(users: usize, groups: usize) -> MockServer {
@@ -20,10 +21,18 @@ async fn sync_with(
     mock: &MockServer,
     fault: PagingFault,
 ) -> (Result<baton_notion::sync::SyncReport, SyncError>, tempfile::TempDir) {
+    sync_in_flight(mock, fault, DEFAULT_IN_FLIGHT).await
+}
+
+async fn sync_in_flight(
+    mock: &MockServer,
+    fault: PagingFault,
+    in_flight: usize,
+) -> (Result<baton_notion::sync::SyncReport, SyncError>, tempfile::TempDir) {
     mock.faults().paging(Some(fault));
     let dir = tempdir();
     let path = dir.path().join("sync.c1z");
-    let result = sync_into(&client(mock), &path).await;
+    let result = sync_into(&client_with(mock, |c| c.max_in_flight = in_flight), &path).await;
     if result.is_ok() {
         assert_same(&Snapshot::from_c1z(&path), &Snapshot::from_truth(&mock.truth()));
     } else {
@@ -52,19 +61,31 @@ async fn missing_items_per_page_is_ignored() {
 
 #[tokio::test]
 async fn an_inflated_total_is_confirmed_by_a_second_walk() {
-    let mock = org(250, 20).await;
-    let (result, _dir) = sync_with(&mock, PagingFault::InflatedTotalResults(1_000)).await;
-    let report = result.expect("sync succeeds");
-    assert_eq!(report.users, 250);
-    assert_eq!(report.users_paging.total_results, Some(1_250));
-    let (users, groups, _, _) = request_counts(&mock);
-    // Users: the short third page ends each walk. Groups: a first page of 20 when 1,020 are
-    // claimed could be a server that pages by 20, so each walk asks once more (and gets only
-    // the last group back). A walk that ends short of totalResults could also be one whose
-    // contents moved, so a second walk confirms: never walking up to the claimed total.
-    assert_eq!((users, groups), (6, 4));
-    assert_eq!(report.users_paging.repair_passes, 1);
-    assert_eq!(report.users_paging.settled, Some(Settled::WalksAgree));
+    for in_flight in [1, DEFAULT_IN_FLIGHT] {
+        let mock = org(250, 20).await;
+        let (result, _dir) = sync_in_flight(&mock, PagingFault::InflatedTotalResults(1_000), in_flight).await;
+        let report = result.expect("sync succeeds");
+        assert_eq!(report.users, 250);
+        assert_eq!(report.users_paging.total_results, Some(1_250));
+        let (users, groups, _, _) = request_counts(&mock);
+        // Users: the short third page ends each walk. Groups: a first page of 20 when 1,020 are
+        // claimed could be a server that pages by 20, so each walk asks once more (and gets
+        // only the last group back). A walk that ends short of totalResults could also be one
+        // whose contents moved, so a second walk confirms: never walking up to the claimed
+        // total. Pages fetched ahead believe the claimed total: each walk may also ask for up
+        // to a window of pages beyond the real end, which come back empty and are discarded.
+        let wasted = |p: &baton_notion::scim::client::PagingReport| p.discarded as usize;
+        assert!(wasted(&report.users_paging) <= 2 * (in_flight - 1), "{report:?}");
+        assert!(
+            users <= 6 + wasted(&report.users_paging) && groups <= 4 + wasted(&report.groups_paging),
+            "{in_flight} in flight: {users} user and {groups} group requests"
+        );
+        if in_flight == 1 {
+            assert_eq!((users, groups), (6, 4));
+        }
+        assert_eq!(report.users_paging.repair_passes, 1);
+        assert_eq!(report.users_paging.settled, Some(Settled::WalksAgree));
+    }
 }
 
 #[tokio::test]

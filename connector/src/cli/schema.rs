@@ -5,8 +5,10 @@ use serde_json::{json, Map, Value};
 
 use crate::config::{
     DEFAULT_HTTP_TIMEOUT_SECONDS, DEFAULT_LOG_LEVEL, DEFAULT_REQUESTS_PER_MINUTE, MAX_HTTP_TIMEOUT_SECONDS,
+    MAX_LIST_WALKS, MAX_REQUESTS_IN_FLIGHT, MAX_REQUESTS_PER_MINUTE,
 };
-use crate::scim::client::MAX_PAGE_SIZE;
+use crate::scim::client::pager::DEFAULT_MAX_WALKS;
+use crate::scim::client::{DEFAULT_IN_FLIGHT, MAX_PAGE_SIZE};
 
 enum Kind {
     String { default: Option<&'static str> },
@@ -79,14 +81,40 @@ fn fields() -> Vec<Field> {
         Field {
             name: "requests-per-minute",
             display_name: Some("Requests per minute"),
-            description: "The connector's own ceiling on SCIM requests per minute",
+            description: "The connector's own ceiling on SCIM requests per minute, evenly spaced",
             required: false,
             secret: false,
             ops: true,
             kind: Kind::Int {
                 default: i64::from(DEFAULT_REQUESTS_PER_MINUTE),
                 gte: 1,
-                lte: 1_000_000,
+                lte: i64::from(MAX_REQUESTS_PER_MINUTE),
+            },
+        },
+        Field {
+            name: "requests-in-flight",
+            display_name: Some("Requests in flight"),
+            description: "SCIM requests on the wire at once at most: list pages fetched ahead, both lists together",
+            required: false,
+            secret: false,
+            ops: true,
+            kind: Kind::Int {
+                default: DEFAULT_IN_FLIGHT as i64,
+                gte: 1,
+                lte: i64::from(MAX_REQUESTS_IN_FLIGHT),
+            },
+        },
+        Field {
+            name: "max-list-walks",
+            display_name: Some("List walks"),
+            description: "Walks of each SCIM list a sync may make while the org changes under it before it fails",
+            required: false,
+            secret: false,
+            ops: true,
+            kind: Kind::Int {
+                default: i64::from(DEFAULT_MAX_WALKS),
+                gte: 1,
+                lte: i64::from(MAX_LIST_WALKS),
             },
         },
         Field {
@@ -168,5 +196,51 @@ mod tests {
         assert_eq!(token["isSecret"], true);
         assert_eq!(token["isRequired"], true);
         assert_eq!(schema["displayName"], "Notion");
+    }
+
+    /// Every number the schema offers is one `.baton.yaml` takes under that name, its default
+    /// is the one a run uses, and its bounds are the ones a run enforces.
+    #[test]
+    fn each_number_field_matches_what_a_run_reads() {
+        use crate::config::{ConfigFile, Flags, Settings};
+
+        let defaults = Settings::resolve(Flags::default(), None).ok();
+        let default_of = |name: &str| -> Option<i64> {
+            let s = defaults.as_ref()?;
+            Some(match name {
+                "http-timeout-seconds" => s.http_timeout_seconds as i64,
+                "page-size" => i64::from(s.page_size),
+                "requests-per-minute" => i64::from(s.requests_per_minute),
+                "requests-in-flight" => i64::from(s.requests_in_flight),
+                "max-list-walks" => i64::from(s.max_list_walks),
+                _ => return None,
+            })
+        };
+        let resolves = |name: &str, value: i64| {
+            let text = format!("{name}: {value}\n");
+            ConfigFile::parse(std::path::Path::new(".baton.yaml"), &text)
+                .ok()
+                .is_some_and(|file| Settings::resolve(Flags::default(), Some(&file)).is_ok())
+        };
+        let mut numbers = Vec::new();
+        for f in fields() {
+            let Kind::Int { default, gte, lte } = f.kind else { continue };
+            numbers.push(f.name);
+            assert_eq!(default_of(f.name), Some(default), "{}: default", f.name);
+            assert!(resolves(f.name, gte) && resolves(f.name, lte), "{}: bounds", f.name);
+            assert!(!resolves(f.name, gte - 1), "{}: below {gte} taken", f.name);
+            assert!(!resolves(f.name, lte + 1), "{}: above {lte} taken", f.name);
+        }
+        numbers.sort_unstable();
+        assert_eq!(
+            numbers,
+            [
+                "http-timeout-seconds",
+                "max-list-walks",
+                "page-size",
+                "requests-in-flight",
+                "requests-per-minute"
+            ]
+        );
     }
 }

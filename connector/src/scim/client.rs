@@ -4,8 +4,13 @@
 //! # Layout
 //! - this file: [`ScimClient`], its [`ClientConfig`], [`ScimError`] and the single-request loop.
 //! - [`retry`]: [`RetryPolicy`], backoff with full jitter and the `Retry-After` cap.
-//! - `limiter`: the fixed-window request ceiling (`--requests-per-minute`).
-//! - [`pager`]: [`Pager`], which walks a list endpoint and defends against lying pages.
+//! - `limiter`: the pace (`--requests-per-minute`, evenly spaced), the pause every request
+//!   takes after a 429, and the pace that adapts down while 429s come.
+//! - [`pager`]: [`Pager`], which walks a list endpoint and defends against lying pages, fetching
+//!   the pages it expects next ahead of time.
+//!
+//! At most `max_in_flight` requests are on the wire at once (`--requests-in-flight`), shared by
+//! every clone of the client: both lists' pages, group and user reads by id.
 //!
 //! Reads (`GET`) and idempotent writes (`PATCH`, `DELETE`) are retried blindly. A creation
 //! (`POST`) is resent only when the server surely did not process it (429, or no connection);
@@ -23,7 +28,7 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION};
 use serde::de::DeserializeOwned;
 
-use self::limiter::FixedWindowLimiter;
+use self::limiter::Pacer;
 pub use self::pager::{Pager, PagingReport};
 pub use self::retry::RetryPolicy;
 use super::types::{ListResponse, ScimGroup, ScimUser};
@@ -33,6 +38,9 @@ use crate::secret::Secret;
 pub const DEFAULT_BASE_URL: &str = "https://api.notion.com/scim/v2";
 /// Notion's largest page for `/Users` and `/Groups`.
 pub const MAX_PAGE_SIZE: u32 = 100;
+/// Requests on the wire at once by default (`--requests-in-flight`): at Notion's 600 a minute
+/// a request leaves every 100 ms, so 8 keep the pace up while a page takes up to 800 ms.
+pub const DEFAULT_IN_FLIGHT: usize = 8;
 
 /// What the client needs to know. `Debug` is safe: the token redacts itself.
 #[derive(Debug, Clone)]
@@ -42,8 +50,11 @@ pub struct ClientConfig {
     pub token: Secret,
     /// Items asked for per list page, 1..=100.
     pub page_size: u32,
-    /// The client's own ceiling; 0 turns it off.
+    /// The client's own ceiling, evenly paced; 0 turns it off.
     pub requests_per_minute: u32,
+    /// Requests on the wire at once at most, and pages a list walk fetches ahead (at least 1;
+    /// 1 walks each list one page at a time).
+    pub max_in_flight: usize,
     /// The limiter's window: a minute, except in tests that want to watch it work quickly.
     pub rate_window: Duration,
     /// The whole-request timeout, body included.
@@ -58,6 +69,7 @@ impl ClientConfig {
             token,
             page_size: MAX_PAGE_SIZE,
             requests_per_minute: 600,
+            max_in_flight: DEFAULT_IN_FLIGHT,
             rate_window: Duration::from_secs(60),
             http_timeout: Duration::from_secs(300),
             retry: RetryPolicy::default(),
@@ -181,6 +193,8 @@ impl Resource {
 pub struct ClientStats {
     pub requests: u64,
     pub retries: u64,
+    /// Answers that were HTTP 429.
+    pub rate_limited: u64,
 }
 
 /// A write's answer, for the caller to interpret: any status except 401 and 403 (errors) and
@@ -239,13 +253,16 @@ struct Inner {
     base_url: String,
     page_size: u32,
     retry: RetryPolicy,
-    limiter: FixedWindowLimiter,
+    limiter: Pacer,
+    in_flight: tokio::sync::Semaphore,
+    max_in_flight: usize,
     scrubber: Scrubber,
     requests: AtomicU64,
     retries: AtomicU64,
     /// The base URL's path lacks `/scim/v2` and no request has succeeded yet: a 404 is then
     /// reported as a wrong base URL ([`ScimError::NotScimBase`]).
     base_in_doubt: AtomicBool,
+    rate_limited: AtomicU64,
 }
 
 enum Attempt {
@@ -277,6 +294,7 @@ impl ScimClient {
                 config.page_size
             )));
         }
+        let max_in_flight = config.max_in_flight.clamp(1, tokio::sync::Semaphore::MAX_PERMITS);
         let scrubber = Scrubber::new(config.token.expose());
         let mut auth = HeaderValue::from_str(&format!("Bearer {}", config.token.expose()))
             .map_err(|_| ScimError::Setup("the SCIM token holds characters a header cannot carry".into()))?;
@@ -301,11 +319,14 @@ impl ScimClient {
                 base_url,
                 page_size: config.page_size,
                 retry: config.retry,
-                limiter: FixedWindowLimiter::new(config.requests_per_minute, config.rate_window),
+                limiter: Pacer::new(config.requests_per_minute, config.rate_window),
+                in_flight: tokio::sync::Semaphore::new(max_in_flight),
+                max_in_flight,
                 scrubber,
                 requests: AtomicU64::new(0),
                 retries: AtomicU64::new(0),
                 base_in_doubt: AtomicBool::new(base_in_doubt),
+                rate_limited: AtomicU64::new(0),
             }),
         })
     }
@@ -314,10 +335,21 @@ impl ScimClient {
         self.inner.page_size
     }
 
+    /// Requests on the wire at once at most (`--requests-in-flight`).
+    pub fn max_in_flight(&self) -> usize {
+        self.inner.max_in_flight
+    }
+
+    /// The pace now, in requests per minute (0: none); below `--requests-per-minute` after 429s.
+    pub fn pace(&self) -> u32 {
+        self.inner.limiter.rate()
+    }
+
     pub fn stats(&self) -> ClientStats {
         ClientStats {
             requests: self.inner.requests.load(Ordering::Relaxed),
             retries: self.inner.retries.load(Ordering::Relaxed),
+            rate_limited: self.inner.rate_limited.load(Ordering::Relaxed),
         }
     }
 
@@ -363,10 +395,9 @@ impl ScimClient {
     async fn get_json<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<T, ScimError> {
         let url = format!("{}{}", self.inner.base_url, path);
         let request = describe("GET", path, query);
-        self.with_retries(&request, Resend::Always, async || {
-            self.attempt(&url, &request, query).await
-        })
-        .await
+        let (url, request_ref) = (&url, &request);
+        self.with_retries(&request, Resend::Always, move || self.attempt(url, request_ref, query))
+            .await
     }
 
     /// Sends a write (`POST`, `PUT`, `PATCH`, `DELETE`) with an optional JSON body and returns the
@@ -385,8 +416,9 @@ impl ScimClient {
             .map(serde_json::to_vec)
             .transpose()
             .map_err(|e| ScimError::Setup(e.to_string()))?;
-        self.with_retries(&request, resend, async || {
-            self.attempt_write(method.clone(), &url, &request, body.clone()).await
+        let (url, request_ref) = (&url, &request);
+        self.with_retries(&request, resend, move || {
+            self.attempt_write(method.clone(), url, request_ref, body.clone())
         })
         .await
     }
@@ -401,15 +433,16 @@ impl ScimClient {
     ) -> Result<Option<T>, ScimError> {
         let url = format!("{}{}", self.inner.base_url, path);
         let request = describe("GET", path, query);
-        self.with_retries(&request, Resend::Always, async || {
-            let reply = self.reply_of(self.inner.http.get(&url).query(query), &request).await?;
+        let (url, request_ref) = (&url, &request);
+        self.with_retries(&request, Resend::Always, move || async move {
+            let reply = self.reply_of(self.inner.http.get(url).query(query), request_ref).await?;
             match reply.status {
                 404 => Ok(None),
                 200..=299 => serde_json::from_slice(&reply.body)
                     .map(Some)
                     .map_err(|e| Attempt::Retry(Failure::Malformed(e.to_string()), None)),
                 status => Err(Attempt::Fatal(ScimError::Http {
-                    request: request.clone(),
+                    request: request_ref.clone(),
                     status,
                     detail: reply.detail(),
                 })),
@@ -422,29 +455,57 @@ impl ScimClient {
     pub async fn get_reply(&self, path: &str, query: &[(&str, String)]) -> Result<Reply, ScimError> {
         let url = format!("{}{}", self.inner.base_url, path);
         let request = describe("GET", path, query);
-        self.with_retries(&request, Resend::Always, async || {
-            let builder = self.inner.http.get(&url).query(query);
-            self.reply_of(builder, &request).await
+        let (url, request_ref) = (&url, &request);
+        self.with_retries(&request, Resend::Always, move || {
+            self.reply_of(self.inner.http.get(url).query(query), request_ref)
         })
         .await
     }
 
-    /// The one retry loop: the client's limiter before every attempt, backoff with jitter (or
-    /// the server's `Retry-After`) between them, a bounded number of retries.
-    async fn with_retries<T>(
+    /// The one retry loop: a place among the requests in flight and the pace before every
+    /// attempt, backoff with jitter (or the server's `Retry-After`, which holds every request)
+    /// between them, a bounded number of retries.
+    /// (`attempt` is a closure returning a future rather than an async closure: the futures of
+    /// async closures cannot yet be shown to be `Send`, and pages fetched ahead run on tasks.)
+    async fn with_retries<T, F>(
         &self,
         request: &str,
         resend: Resend,
-        mut attempt: impl AsyncFnMut() -> Result<T, Attempt>,
-    ) -> Result<T, ScimError> {
+        mut attempt: impl FnMut() -> F,
+    ) -> Result<T, ScimError>
+    where
+        F: std::future::Future<Output = Result<T, Attempt>>,
+    {
         let mut retries = 0u32;
         loop {
-            self.inner.limiter.acquire().await;
-            self.inner.requests.fetch_add(1, Ordering::Relaxed);
-            let (failure, asked_wait) = match attempt().await {
-                Ok(v) => return Ok(v),
-                Err(Attempt::Fatal(e)) => return Err(e),
-                Err(Attempt::Retry(f, wait)) => (f, wait),
+            let outcome = {
+                // A place on the wire first, then the pace: the request goes the moment the
+                // pace lets it, so requests leave as evenly spaced as the pace says.
+                let _permit = self
+                    .inner
+                    .in_flight
+                    .acquire()
+                    .await
+                    .map_err(|_| ScimError::Setup("the client's request slots closed".into()))?;
+                self.inner.limiter.acquire().await;
+                self.inner.requests.fetch_add(1, Ordering::Relaxed);
+                let sent = tokio::time::Instant::now();
+                (attempt().await, sent)
+            };
+            let (failure, asked_wait) = match outcome {
+                (Ok(v), _) => {
+                    self.inner.limiter.succeeded();
+                    return Ok(v);
+                }
+                (Err(Attempt::Fatal(e)), _) => return Err(e),
+                (Err(Attempt::Retry(f, wait)), sent) => {
+                    if matches!(f, Failure::RateLimited { .. }) {
+                        self.inner.rate_limited.fetch_add(1, Ordering::Relaxed);
+                        let pause = wait.unwrap_or_else(|| self.inner.retry.backoff(retries));
+                        self.inner.limiter.rate_limited(pause, sent);
+                    }
+                    (f, wait)
+                }
             };
             let unprocessed = matches!(failure, Failure::RateLimited { .. } | Failure::Connect(_));
             if resend == Resend::OnlyUnprocessed && !unprocessed {

@@ -1,111 +1,231 @@
-//! The client's own request ceiling: a fixed window, like Notion's ("600 requests per minute,
-//! fixed 60-second window"), so the connector stays under the server's limit instead of
-//! discovering it through 429s.
+//! The client's own pace: requests spread evenly over time at `--requests-per-minute`, one
+//! shared pause when the server says 429, and a pace that steps down while 429s keep coming.
+//!
+//! Why smooth: Notion counts 600 requests in a fixed 60-second window. A client that also
+//! counts in windows sends its 600 in the first second and then idles for 59; one whose windows
+//! do not line up with the server's can even send 1,200 in two seconds and collect 429s. Spaced
+//! evenly (a GCRA from `governor` with a burst of one), a request goes every 100 ms, so no
+//! window of the server's, wherever it starts, sees more than the ceiling. The spacing is 1%
+//! wider than the ceiling asks: a request's trip varies (the first one opens its connection),
+//! and without room the 601st could arrive a hair inside the minute of the first.
+//!
+//! Why one pause for all: with several requests in flight, a 429 to one says the workspace's
+//! budget is spent for everyone; the others would only collect their own 429s (each spending a
+//! retry). So the first 429 holds every request not yet sent until its `Retry-After` has
+//! passed, and lowers the pace by a quarter (another client may be sharing the budget); 429s
+//! of requests sent before the pause began do not lower it again. Each run of quiet requests
+//! worth ten seconds at the current pace raises it by an eighth, back up to the ceiling.
 
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use tokio::sync::Mutex;
+use governor::clock::DefaultClock;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
 use tokio::time::Instant;
 
+type Gcra = RateLimiter<NotKeyed, InMemoryState, DefaultClock>;
+
+/// The slowest pace adapting may reach, as a share of the ceiling.
+const MIN_SHARE: u32 = 10;
+
 #[derive(Debug)]
-pub(crate) struct FixedWindowLimiter {
-    limit: u32,
+pub(crate) struct Pacer {
+    /// Requests per `window` at most; 0: no pace (only the pause applies).
+    ceiling: u32,
     window: Duration,
-    state: Mutex<Window>,
+    state: Mutex<State>,
 }
 
 #[derive(Debug)]
-struct Window {
-    started: Option<Instant>,
-    used: u32,
+struct State {
+    /// Requests per window now; lower than `ceiling` after 429s.
+    rate: u32,
+    gcra: Option<Arc<Gcra>>,
+    /// No request goes out before this (a 429's `Retry-After`).
+    paused_until: Option<Instant>,
+    /// Successful requests since the pace last changed.
+    calm: u32,
 }
 
-impl FixedWindowLimiter {
-    /// `limit` requests per `window`; a `limit` of 0 means no limit.
+impl Pacer {
+    /// At most `limit` requests per `window`, evenly spaced; a `limit` of 0 means no pace.
     pub(crate) fn new(limit: u32, window: Duration) -> Self {
         Self {
-            limit,
+            ceiling: limit,
             window,
-            state: Mutex::new(Window { started: None, used: 0 }),
+            state: Mutex::new(State {
+                rate: limit,
+                gcra: gcra(limit, window),
+                paused_until: None,
+                calm: 0,
+            }),
         }
     }
 
-    /// Waits until one more request fits in the current window, and counts it. The lock is held
-    /// while waiting, so waiters go through in arrival order.
+    /// The pace now, in requests per window (0: none).
+    pub(crate) fn rate(&self) -> u32 {
+        self.lock().rate
+    }
+
+    /// Waits until a pause is over and the pace allows one more request.
     pub(crate) async fn acquire(&self) {
-        if self.limit == 0 {
-            return;
-        }
-        let mut w = self.state.lock().await;
         loop {
-            let now = Instant::now();
-            let started = *w.started.get_or_insert(now);
-            if now >= started + self.window {
-                w.started = Some(now);
-                w.used = 0;
+            let (pause, gcra) = {
+                let s = self.lock();
+                (s.paused_until, s.gcra.clone())
+            };
+            if let Some(until) = pause.filter(|u| *u > Instant::now()) {
+                tokio::time::sleep_until(until).await;
+                continue;
             }
-            if w.used < self.limit {
-                w.used += 1;
+            if let Some(gcra) = gcra {
+                gcra.until_ready().await;
+            }
+            // A 429 may have come in while this request waited for its turn.
+            if self.lock().paused_until.is_none_or(|u| u <= Instant::now()) {
                 return;
             }
-            let reopens = started + self.window;
-            tracing::debug!(
-                wait_ms = reopens.saturating_duration_since(now).as_millis() as u64,
-                "client-side rate limit reached; waiting for the next window"
-            );
-            tokio::time::sleep_until(reopens).await;
         }
     }
+
+    /// A 429: holds every request not yet sent for `wait`, and slows the pace unless this
+    /// answers a request sent before an earlier 429's pause.
+    pub(crate) fn rate_limited(&self, wait: Duration, sent: Instant) {
+        let mut s = self.lock();
+        let now = Instant::now();
+        let until = now + wait;
+        let fresh = s.paused_until.is_none_or(|u| sent >= u);
+        if s.paused_until.is_none_or(|u| u < until) {
+            s.paused_until = Some(until);
+        }
+        s.calm = 0;
+        if fresh && self.ceiling > 0 {
+            let floor = (self.ceiling / MIN_SHARE).max(1);
+            let slower = (s.rate - s.rate / 4).max(floor);
+            if slower != s.rate {
+                tracing::warn!(
+                    from = s.rate,
+                    to = slower,
+                    wait_ms = wait.as_millis() as u64,
+                    "rate limited (HTTP 429): every request waits, and the pace slows"
+                );
+                s.rate = slower;
+                s.gcra = gcra(slower, self.window);
+            }
+        }
+    }
+
+    /// A request that was not rate limited: after ten seconds' worth at the current pace, the
+    /// pace climbs back towards the ceiling.
+    pub(crate) fn succeeded(&self) {
+        if self.ceiling == 0 {
+            return;
+        }
+        let mut s = self.lock();
+        if s.rate >= self.ceiling {
+            return;
+        }
+        s.calm += 1;
+        let window_secs = self.window.as_secs_f64().max(0.001);
+        let ten_seconds = ((f64::from(s.rate) * 10.0 / window_secs).ceil() as u32).max(1);
+        if s.calm >= ten_seconds {
+            let faster = (s.rate + (s.rate / 8).max(1)).min(self.ceiling);
+            tracing::info!(from = s.rate, to = faster, "no 429 for a while: the pace picks up");
+            s.rate = faster;
+            s.gcra = gcra(faster, self.window);
+            s.calm = 0;
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // The state is a few numbers, always left whole: a panic elsewhere cannot break it.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// `limit` per `window`, evenly spaced, 1% apart more than that, no burst.
+fn gcra(limit: u32, window: Duration) -> Option<Arc<Gcra>> {
+    if limit == 0 {
+        return None;
+    }
+    let period = window.mul_f64(1.01) / limit;
+    let quota = Quota::with_period(period.max(Duration::from_nanos(1)))?.allow_burst(NonZeroU32::MIN);
+    Some(Arc::new(RateLimiter::direct(quota)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    // Real time, a short window, and the limiter's own state: the window arithmetic is checked
-    // exactly and the waits only from below, so a loaded machine cannot fail it. (Paused time
-    // would need tokio's `test-util` feature, and a dev-dependency feature on tokio makes
-    // `cargo test` rebuild tokio and everything above it after `cargo build`.)
-    const WINDOW: Duration = Duration::from_millis(300);
-
-    async fn state(l: &FixedWindowLimiter) -> (Option<Instant>, u32) {
-        let w = l.state.lock().await;
-        (w.started, w.used)
+    // governor keeps its own (real) clock, so these tests use short real intervals and check
+    // only lower bounds, which hold however slow the machine is.
+    #[tokio::test]
+    async fn requests_are_spaced_evenly_not_bunched() {
+        // 1,200 a minute: one every 50.5 ms, the first at once.
+        let p = Pacer::new(1_200, Duration::from_secs(60));
+        let t0 = std::time::Instant::now();
+        let mut at = Vec::new();
+        for _ in 0..6 {
+            p.acquire().await;
+            at.push(t0.elapsed());
+        }
+        assert!(at[0] < Duration::from_millis(40), "{at:?}");
+        for pair in at.windows(2) {
+            // governor's clock ticks coarser than a millisecond on some systems.
+            assert!(pair[1] - pair[0] >= Duration::from_millis(48), "{at:?}");
+        }
     }
 
+    // Real time here too (tokio's paused clock needs its `test-util` feature, which as a
+    // dev-dependency feature would rebuild tokio and all above it for `cargo test`): short
+    // pauses, and only lower bounds, which hold however slow the machine is.
     #[tokio::test]
-    async fn holds_requests_to_the_window() {
-        let l = FixedWindowLimiter::new(3, WINDOW);
+    async fn a_429_holds_every_request_for_its_retry_after() {
+        let pause = Duration::from_millis(300);
+        let p = Arc::new(Pacer::new(0, Duration::from_secs(60)));
         let t0 = Instant::now();
-        for _ in 0..3 {
-            l.acquire().await;
+        p.rate_limited(pause, t0);
+        let waiters: Vec<_> = (0..4)
+            .map(|_| {
+                let p = Arc::clone(&p);
+                tokio::spawn(async move {
+                    p.acquire().await;
+                    Instant::now()
+                })
+            })
+            .collect();
+        for w in waiters {
+            let went = w.await.unwrap_or(t0);
+            assert!(went - t0 >= pause, "a request went {:?} into a {pause:?} pause", went - t0);
         }
-        let (first, used) = state(&l).await;
-        assert_eq!(used, 3);
-        let first = first.unwrap_or(t0);
-        // The fourth waits for the next window, which it opens.
-        l.acquire().await;
-        let (second, used) = state(&l).await;
-        let second = second.unwrap_or(first);
-        assert!(Instant::now() >= first + WINDOW);
-        assert!(second >= first + WINDOW, "a new window opened");
-        assert_eq!(used, 1);
-        for _ in 0..2 {
-            l.acquire().await;
-        }
-        assert_eq!(state(&l).await, (Some(second), 3), "still the second window");
-        l.acquire().await;
-        assert!(Instant::now() >= second + WINDOW);
-        assert!(t0.elapsed() >= 2 * WINDOW);
     }
 
     #[tokio::test]
-    async fn zero_means_unlimited() {
-        let l = FixedWindowLimiter::new(0, Duration::from_secs(3600));
-        for _ in 0..10_000 {
-            l.acquire().await;
+    async fn the_pace_slows_while_429s_come_and_recovers_after() {
+        let pause = Duration::from_millis(20);
+        let p = Pacer::new(600, Duration::from_secs(60));
+        let sent = Instant::now();
+        p.rate_limited(pause, sent);
+        assert_eq!(p.rate(), 450);
+        // Requests sent before that pause began answer 429 too: the same signal, counted once.
+        p.rate_limited(pause, sent);
+        assert_eq!(p.rate(), 450);
+        // Once the pause is over, another 429 is news: slower again.
+        tokio::time::sleep(2 * pause).await;
+        p.rate_limited(pause, Instant::now());
+        assert_eq!(p.rate(), 338);
+        // Never below a tenth of the ceiling.
+        for _ in 0..40 {
+            tokio::time::sleep(2 * pause).await;
+            p.rate_limited(pause, Instant::now());
         }
-        // No window was ever opened, so nothing could have waited for one.
-        assert_eq!(state(&l).await, (None, 0));
+        assert_eq!(p.rate(), 60);
+        // Quiet requests raise it back, up to the ceiling and no further.
+        for _ in 0..10_000 {
+            p.succeeded();
+        }
+        assert_eq!(p.rate(), 600);
     }
 }

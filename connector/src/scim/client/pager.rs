@@ -13,6 +13,22 @@
 //! difference (every list up to 100 items, most up to a few thousand), about one in a hundred
 //! beyond ([`pages_for`]).
 //!
+//! **Pages ahead.** The walk decides where each page starts from the page before, so it reads
+//! pages one after another, in list order; but on a quiet list that start is known in advance
+//! (each full page starts at the last item of the one before, `full - 1` further on). So once a
+//! walk's first page has said `totalResults`, the pager also asks for the pages it expects
+//! next, up to the client's `max_in_flight` at once, and holds their answers until the walk
+//! reaches them. A page fetched ahead is used only if the walk asks for exactly that
+//! `startIndex` and `count`; when the walk goes elsewhere (a step back, a walk ending or
+//! starting again), the pages fetched ahead are discarded ([`PagingReport::discarded`]) and
+//! fetching ahead starts again from the walk's new place. A discarded page is still read: its
+//! items exist, and any not handed out yet is handed out, as a page the walk cannot place is. Nothing below depends on when a page was fetched: the anchor's argument
+//! compares two pages' contents and counts whatever their order in time (an item present
+//! throughout and after the anchor in list order is after it on both), and a page is judged
+//! against the one before it in list order. So fetching ahead changes what a walk costs in
+//! time, never what it vouches for. Fetching ahead stops at `totalResults`: beyond it (a count
+//! that is low) and without one, the walk goes a page at a time.
+//!
 //! What each page can say, and what the walk does:
 //!
 //! - **The anchor is first**: no shift; the rest of the page is new to this walk.
@@ -58,14 +74,14 @@
 //! for the whole sync; resources are not.
 
 use std::collections::hash_map::{DefaultHasher, Entry};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
 
 use serde::de::DeserializeOwned;
 
 use super::{Resource, ScimClient, ScimError, MAX_PAGE_SIZE};
-use crate::scim::types::{ScimGroup, ScimUser};
+use crate::scim::types::{ListResponse, ScimGroup, ScimUser};
 
 /// Walks of one list a sync may make before it gives up (the `--max-list-walks` default).
 pub const DEFAULT_MAX_WALKS: u32 = 4;
@@ -123,6 +139,9 @@ pub struct PagingReport {
     pub shifts: u64,
     /// Requests that stepped back to find the walk's place.
     pub rereads: u64,
+    /// Pages fetched ahead that the walk did not use (it went elsewhere: the list moved, or a
+    /// walk ended); their requests were cancelled or their answers dropped.
+    pub discarded: u64,
     /// The first page's `totalResults`.
     pub total_results: Option<u64>,
     /// The last page's `totalResults`.
@@ -191,6 +210,26 @@ struct WalkEnd {
     last_position: u64,
 }
 
+/// A page requested ahead of the walk, on its own task so that it progresses while the sync
+/// waits for something else; aborted when dropped.
+struct Ahead<T> {
+    start: u64,
+    count: u32,
+    task: tokio::task::JoinHandle<Result<ListResponse<T>, ScimError>>,
+}
+
+impl<T> std::fmt::Debug for Ahead<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Ahead(startIndex={}, count={})", self.start, self.count)
+    }
+}
+
+impl<T> Drop for Ahead<T> {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 /// Walks one list endpoint. Call [`Pager::next_page`] until it returns `Ok(None)`.
 #[derive(Debug)]
 pub struct Pager<T> {
@@ -212,6 +251,12 @@ pub struct Pager<T> {
     totals_seen: (u64, u64),
     report: PagingReport,
     finished: bool,
+    /// Pages requested ahead, in the order the walk will want them.
+    ahead: VecDeque<Ahead<T>>,
+    /// Pages that may be requested ahead of the one the walk waits for.
+    window: usize,
+    /// Items from discarded pages ahead that no page had handed out: they go with the next.
+    harvested: Vec<T>,
     _items: PhantomData<fn() -> T>,
 }
 
@@ -225,9 +270,10 @@ enum Place {
     Lost,
 }
 
-impl<T: DeserializeOwned + HasId> Pager<T> {
+impl<T: DeserializeOwned + HasId + Send + 'static> Pager<T> {
     pub(super) fn new(client: ScimClient, resource: Resource) -> Self {
         let page_size = client.page_size().max(1);
+        let window = client.max_in_flight().saturating_sub(1);
         let mut pager = Self {
             client,
             resource,
@@ -242,10 +288,20 @@ impl<T: DeserializeOwned + HasId> Pager<T> {
             totals_seen: (u64::MAX, 0),
             report: PagingReport::default(),
             finished: false,
+            ahead: VecDeque::new(),
+            window,
+            harvested: Vec::new(),
             _items: PhantomData,
         };
         pager.start_walk();
         pager
+    }
+
+    /// Pages fetched ahead of the walk at most (0: one page at a time). By default the client's
+    /// `max_in_flight` less the page being waited for.
+    pub fn with_pages_ahead(mut self, pages: usize) -> Self {
+        self.window = pages;
+        self
     }
 
     /// At most `walks` walks of the list (at least one).
@@ -267,7 +323,11 @@ impl<T: DeserializeOwned + HasId> Pager<T> {
     pub async fn next_page(&mut self) -> Result<Option<Vec<T>>, ScimError> {
         loop {
             if self.finished {
-                return Ok(None);
+                self.discard_ahead().await;
+                if self.harvested.is_empty() {
+                    return Ok(None);
+                }
+                return Ok(Some(std::mem::take(&mut self.harvested)));
             }
             let start = self.walk.next_start;
             let forward = start > self.walk.high_water;
@@ -301,7 +361,7 @@ impl<T: DeserializeOwned + HasId> Pager<T> {
             }
             // A page at the list's start shares no item with a page before it.
             let count = if start == 1 { self.first_count } else { self.next_count };
-            let page = self.client.list_page::<T>(self.resource, start, count).await?;
+            let page = self.fetch(start, count, forward).await?;
             self.report.pages += 1;
             let total = page.total_results;
             let received = page.resources.len() as u64;
@@ -316,7 +376,7 @@ impl<T: DeserializeOwned + HasId> Pager<T> {
             self.note_total(total, start, received, count);
 
             let place = self.place(&page.resources, start);
-            let fresh = match place {
+            let mut fresh = match place {
                 Place::Lost => self.lost_page(page.resources, start),
                 Place::Start => {
                     self.check_restart(start, total, received);
@@ -327,6 +387,7 @@ impl<T: DeserializeOwned + HasId> Pager<T> {
                     self.placed_page(page.resources, start, total, Some(k), forward, count)?
                 }
             };
+            fresh.append(&mut self.harvested);
             if !self.finished {
                 self.settle_if_same_size();
             }
@@ -334,6 +395,93 @@ impl<T: DeserializeOwned + HasId> Pager<T> {
                 return Ok(Some(fresh));
             }
         }
+    }
+
+    /// The page at `start`: the one fetched ahead for it, or a new request. Tops up the pages
+    /// fetched ahead from there when the walk is moving forward, else drops them.
+    async fn fetch(&mut self, start: u64, count: u32, forward: bool) -> Result<ListResponse<T>, ScimError> {
+        // Each page ahead was placed after the one before it: if the first is not where the
+        // walk goes, none is.
+        let found = match self.ahead.front() {
+            Some(front) if front.start == start && front.count == count => self.ahead.pop_front(),
+            _ => None,
+        };
+        let matched = found.is_some();
+        let mut page = match found {
+            Some(page) => page,
+            None => self.spawn(start, count),
+        };
+        if !matched || !forward {
+            self.discard_ahead().await;
+        }
+        if forward {
+            self.fetch_ahead(start, count);
+        }
+        match (&mut page.task).await {
+            Ok(result) => result,
+            Err(e) => Err(self.error(format!("the request for the page at startIndex={start} stopped: {e}"))),
+        }
+    }
+
+    fn spawn(&self, start: u64, count: u32) -> Ahead<T> {
+        let client = self.client.clone();
+        let resource = self.resource;
+        let task = tokio::spawn(async move { client.list_page::<T>(resource, start, count).await });
+        Ahead { start, count, task }
+    }
+
+    /// Requests the pages a quiet list would have the walk ask for after the page at `start`,
+    /// while they begin before the last `totalResults` seen, up to the window. Only once this
+    /// walk has read a page: its first page says how long the list is (and whether the server
+    /// clamps `count`).
+    fn fetch_ahead(&mut self, start: u64, count: u32) {
+        let Some(total) = self.report.last_total else {
+            return;
+        };
+        if self.window == 0 || self.walk.requests == 0 || self.walk.past_total {
+            return;
+        }
+        let (mut at, mut asked) = match self.ahead.back() {
+            Some(last) => (last.start, last.count),
+            None => (start, count),
+        };
+        while self.ahead.len() < self.window {
+            let advance = self.full_page(u64::from(asked)).saturating_sub(1);
+            if advance == 0 {
+                return;
+            }
+            at += advance;
+            asked = self.next_count;
+            if at >= total {
+                return;
+            }
+            let page = self.spawn(at, asked);
+            self.ahead.push_back(page);
+        }
+    }
+
+    /// Drops the pages fetched ahead (the walk goes elsewhere, or is done), but reads their
+    /// answers first: the server showed those items, so they exist, and any not handed out
+    /// yet is handed out with the walk's next page (as a page the walk cannot place is).
+    /// A page ahead that failed is only dropped: the walk did not need it.
+    async fn discard_ahead(&mut self) {
+        while let Some(mut page) = self.ahead.pop_front() {
+            self.report.discarded += 1;
+            let Ok(Ok(answer)) = (&mut page.task).await else {
+                continue;
+            };
+            for item in answer.resources {
+                if let Entry::Vacant(e) = self.known.entry(item.id().to_owned()) {
+                    e.insert(Known {
+                        walk: 0,
+                        index: 0,
+                        total: None,
+                    });
+                    self.harvested.push(item);
+                }
+            }
+        }
+        self.report.distinct = self.known.len() as u64;
     }
 
     fn note_total(&mut self, total: Option<u64>, start: u64, received: u64, asked: u32) {
