@@ -75,7 +75,13 @@ impl Config {
             ca_file: env("SSL_CERT_FILE")?,
             host_id: std::env::var("BATON_HOST_ID").unwrap_or_else(|_| "broken-service-connector".into()),
         };
-        for name in ["BATON_CLIENT_ID", "BATON_CLIENT_SECRET", "BATON_C1_API_HOST", "BATON_HOST_ID", "BATON_SCIM_TOKEN"] {
+        for name in [
+            "BATON_CLIENT_ID",
+            "BATON_CLIENT_SECRET",
+            "BATON_C1_API_HOST",
+            "BATON_HOST_ID",
+            "BATON_SCIM_TOKEN",
+        ] {
             std::env::remove_var(name);
         }
         Ok(config)
@@ -324,7 +330,9 @@ async fn handle(c1: &C1, task: proto::Task, defect: &str, base_url: &str, scim_t
                 while let Err(e) = c1.upload(&task.id, &data).await {
                     attempt += 1;
                     if attempt == 3 {
-                        return c1.finish(&task.id, Err((e.code() as i32, e.message().to_string()))).await;
+                        return c1
+                            .finish(&task.id, Err((e.code() as i32, e.message().to_string())))
+                            .await;
                     }
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }

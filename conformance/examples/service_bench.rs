@@ -1,11 +1,13 @@
 //! Service mode at scale: a 100,000-member org (the embedded emulation), the fake ConductorOne
 //! and the connector binary in service mode. Prints the time from the sync task being handed
-//! out to its FinishTask, the bytes uploaded and the connector's peak memory, each next to the
-//! same binary's one-shot sync of the same org (the peer: service mode should add little).
+//! out to its FinishTask, the bytes uploaded and the connector's peak memory, each next to a
+//! one-shot sync of the same org by this repository's `baton-notion` (the peer; `--peer PATH`
+//! for another binary): service mode should add little to a sync.
 //!
 //! ```sh
 //! cargo build --release -p baton-notion
-//! cargo run --release -p notion-conformance --example service_bench -- [--users 100000] [--groups 2000] [--connector PATH]
+//! cargo run --release -p notion-conformance --example service_bench -- [--users 100000] [--groups 2000] \
+//!   [--connector PATH] [--peer PATH]
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -20,7 +22,10 @@ use notion_conformance::target::Lab;
 use notion_scim_mock::{Quirks, SeedSpec};
 
 fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned()
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
 }
 
 /// Peak resident memory (VmHWM) of a live process, in KiB.
@@ -49,11 +54,15 @@ fn main() -> anyhow::Result<()> {
         None => Connector::InProcess,
     };
     let binary = connector_binary(&connector)?;
+    let peer = match arg(&args, "--peer") {
+        Some(p) => PathBuf::from(p),
+        None => connector_binary(&Connector::InProcess)?,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(bench(users, groups, &binary))
+    runtime.block_on(bench(users, groups, &binary, &peer))
 }
 
-async fn bench(users: usize, groups: usize, binary: &Path) -> anyhow::Result<()> {
+async fn bench(users: usize, groups: usize, binary: &Path, peer: &Path) -> anyhow::Result<()> {
     let lab: &'static Lab = Box::leak(Box::new(Lab::embedded()));
     let spec = SeedSpec {
         seed: 7,
@@ -79,7 +88,9 @@ async fn bench(users: usize, groups: usize, binary: &Path) -> anyhow::Result<()>
     let ready = stage
         .fake
         .wait_for(Duration::from_secs(30), |calls| {
-            calls.iter().any(|r| matches!(r.call, Call::GetTask { .. } | Call::GetTasks { .. }))
+            calls
+                .iter()
+                .any(|r| matches!(r.call, Call::GetTask { .. } | Call::GetTasks { .. }))
         })
         .await;
     if !ready {
@@ -120,10 +131,10 @@ async fn bench(users: usize, groups: usize, binary: &Path) -> anyhow::Result<()>
         bail!("the sync task failed: {} {}", finish.code, finish.message);
     }
 
-    // The peer: the same binary's one-shot sync of the same org.
+    // The peer: a one-shot sync of the same org.
     let dir = tempfile::tempdir()?;
     let file = dir.path().join("one-shot.c1z");
-    let mut cmd = tokio::process::Command::new(binary);
+    let mut cmd = tokio::process::Command::new(peer);
     cmd.args([
         "--base-url",
         stage.env.base_url(),
@@ -158,6 +169,7 @@ async fn bench(users: usize, groups: usize, binary: &Path) -> anyhow::Result<()>
 
     let service_s = finished.saturating_sub(handed) as f64 / 1000.0;
     println!();
+    println!("peer: {}", peer.display());
     println!("| what | service mode | one-shot sync (peer) |");
     println!("|---|---|---|");
     println!(

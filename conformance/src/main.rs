@@ -556,8 +556,7 @@ fn fake_c1(args: FakeC1Args) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(FakeC1Action::Faults { admin, json }) => {
-            let body: serde_json::Value =
-                serde_json::from_str(&json).context("the faults argument is not JSON")?;
+            let body: serde_json::Value = serde_json::from_str(&json).context("the faults argument is not JSON")?;
             let answer = runtime.block_on(admin_call(&admin, "PUT", "faults", Some(body)))?;
             println!("{answer}");
             Ok(ExitCode::SUCCESS)
@@ -575,7 +574,10 @@ fn fake_c1(args: FakeC1Args) -> anyhow::Result<ExitCode> {
                 .clone()
                 .unwrap_or_else(|| std::env::temp_dir().join(format!("notion-fake-c1-{}-ca.pem", fake.addr().port())));
             fake.write_ca(&ca)?;
-            println!("fake-c1: ConductorOne's token endpoint and BatonService on https://{}", fake.api_host());
+            println!(
+                "fake-c1: ConductorOne's token endpoint and BatonService on https://{}",
+                fake.api_host()
+            );
             if let Some(admin) = fake.admin_url() {
                 println!("fake-c1: admin API on {admin}");
                 println!("fake-c1: queue a task with: notion-conformance fake-c1 task --admin {admin} sync");

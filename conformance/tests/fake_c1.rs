@@ -99,7 +99,13 @@ where
 }
 
 /// Uploads `data` in 512 KiB chunks with `checksum` (the right one when `None`).
-async fn upload(ch: &Channel, token: &str, task_id: &str, data: &[u8], checksum: Option<Vec<u8>>) -> Result<(), Status> {
+async fn upload(
+    ch: &Channel,
+    token: &str,
+    task_id: &str,
+    data: &[u8],
+    checksum: Option<Vec<u8>>,
+) -> Result<(), Status> {
     let mut messages = vec![proto::UploadAssetRequest {
         msg: Some(Msg::Metadata(proto::UploadMetadata {
             host_id: "test-host".into(),
@@ -250,7 +256,15 @@ async fn a_sync_task_round_trip_is_recorded_and_its_upload_reassembled() {
     let names: Vec<&str> = fake.calls().iter().map(|c| c.call.name()).collect();
     assert_eq!(
         names,
-        ["token", "hello", "get_task", "get_task", "heartbeat", "upload", "finish"]
+        [
+            "token",
+            "hello",
+            "get_task",
+            "get_task",
+            "heartbeat",
+            "upload",
+            "finish"
+        ]
     );
     assert_eq!(fake.take_uploads(&id).len(), 1);
     assert!(fake.uploads(&id).is_empty());
@@ -274,14 +288,31 @@ async fn only_an_assertion_signed_with_the_minted_secret_gets_a_token() {
 
     let cases = [
         ("another key", auth::sign_claims(&other_secret, &good).unwrap()),
-        ("wrong aud", auth::sign_claims(&c.client_secret, &with("aud", json!("acme.conductor.one"))).unwrap()),
-        ("wrong iss", auth::sign_claims(&c.client_secret, &with("iss", json!("someone@localhost/pcc"))).unwrap()),
-        ("expired", auth::sign_claims(&c.client_secret, &with("exp", json!(now - 600))).unwrap()),
-        ("too long", auth::sign_claims(&c.client_secret, &with("exp", json!(now + 3600))).unwrap()),
+        (
+            "wrong aud",
+            auth::sign_claims(&c.client_secret, &with("aud", json!("acme.conductor.one"))).unwrap(),
+        ),
+        (
+            "wrong iss",
+            auth::sign_claims(&c.client_secret, &with("iss", json!("someone@localhost/pcc"))).unwrap(),
+        ),
+        (
+            "expired",
+            auth::sign_claims(&c.client_secret, &with("exp", json!(now - 600))).unwrap(),
+        ),
+        (
+            "too long",
+            auth::sign_claims(&c.client_secret, &with("exp", json!(now + 3600))).unwrap(),
+        ),
         ("not a JWS", "not-a-jws".to_string()),
         ("tampered", {
             let mut parts: Vec<String> = ok.split('.').map(str::to_string).collect();
-            parts[1] = auth::sign_claims(&c.client_secret, &with("sub", json!("x"))).unwrap().split('.').nth(1).unwrap().to_string();
+            parts[1] = auth::sign_claims(&c.client_secret, &with("sub", json!("x")))
+                .unwrap()
+                .split('.')
+                .nth(1)
+                .unwrap()
+                .to_string();
             parts.join(".")
         }),
     ];
@@ -315,7 +346,12 @@ async fn only_an_assertion_signed_with_the_minted_secret_gets_a_token() {
 #[tokio::test]
 async fn an_upload_with_a_wrong_checksum_or_an_injected_failure_is_not_kept() {
     let fake = start().await;
-    let id = fake.queue(TaskSpec::SyncFull { storage_engine: String::new(), debug: false }).unwrap();
+    let id = fake
+        .queue(TaskSpec::SyncFull {
+            storage_engine: String::new(),
+            debug: false,
+        })
+        .unwrap();
     let t = token(&fake).await;
     let ch = channel(&fake).await;
     let data = b"C1Z3\0 some pebble bytes".to_vec();
@@ -334,7 +370,9 @@ async fn an_upload_with_a_wrong_checksum_or_an_injected_failure_is_not_kept() {
     assert_eq!(kept.len(), 1);
     assert_eq!(kept[0].kind, "c1z-v3");
 
-    let unknown = upload(&ch, &t, "AAAAAAAAAAAAAAAAAAAAAAAAAAA", &data, None).await.unwrap_err();
+    let unknown = upload(&ch, &t, "AAAAAAAAAAAAAAAAAAAAAAAAAAA", &data, None)
+        .await
+        .unwrap_err();
     assert_eq!(unknown.code(), Code::NotFound);
 }
 
@@ -371,7 +409,10 @@ async fn faults_fire_as_many_times_as_asked_and_pacing_is_configurable() {
     assert_eq!(f.code, 2);
     assert_eq!(f.message, "unsupported task type");
     assert_eq!(
-        heartbeat(&ch, &t, "BBBBBBBBBBBBBBBBBBBBBBBBBBB").await.unwrap_err().code(),
+        heartbeat(&ch, &t, "BBBBBBBBBBBBBBBBBBBBBBBBBBB")
+            .await
+            .unwrap_err()
+            .code(),
         Code::NotFound
     );
 
@@ -394,7 +435,10 @@ async fn the_admin_api_queues_tasks_sets_faults_and_shows_the_record() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 201);
-    let id = r.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    let id = r.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let bad = client
         .post(format!("{admin}/tasks"))
         .json(&json!({"type": "grant", "entitlement": "nocolons", "principal": "u1"}))
@@ -424,9 +468,28 @@ async fn the_admin_api_queues_tasks_sets_faults_and_shows_the_record() {
     assert_eq!(e.resource.unwrap().id.unwrap().resource_type, "group");
     assert_eq!(g.principal.unwrap().id.unwrap().resource, "u1");
 
-    let calls: serde_json::Value = client.get(format!("{admin}/calls")).send().await.unwrap().json().await.unwrap();
-    let names: Vec<&str> = calls.as_array().unwrap().iter().map(|c| c["call"].as_str().unwrap()).collect();
+    let calls: serde_json::Value = client
+        .get(format!("{admin}/calls"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = calls
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["call"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["token", "get_task"]);
-    let text = client.get(format!("{admin}/calls")).send().await.unwrap().text().await.unwrap();
+    let text = client
+        .get(format!("{admin}/calls"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(!text.contains(&fake.credentials().client_secret));
 }

@@ -22,7 +22,13 @@ fn service_connector() -> PathBuf {
     if !path.is_file() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
-            .args(["build", "-p", "notion-conformance", "--example", "broken_service_connector"])
+            .args([
+                "build",
+                "-p",
+                "notion-conformance",
+                "--example",
+                "broken_service_connector",
+            ])
             .status()
             .unwrap();
         assert!(status.success(), "building broken_service_connector failed");
@@ -103,7 +109,10 @@ fn each_service_mode_defect_is_caught_with_what_differed() {
     assert!(note.contains("event_feed task was finished as a success"), "{note}");
     let (result, note) = row(&report, "no-provisioning");
     assert_eq!(result, "FAIL");
-    assert!(note.contains("without -p a grant task was finished as a success"), "{note}");
+    assert!(
+        note.contains("without -p a grant task was finished as a success"),
+        "{note}"
+    );
 }
 
 #[test]
@@ -158,12 +167,19 @@ fn the_standalone_fake_prints_what_a_connector_needs_and_takes_tasks_from_the_co
     assert_eq!(id.len(), 27, "{id}");
     let tasks = cli(&["tasks", "--admin", &admin]);
     let listed = String::from_utf8_lossy(&tasks.stdout).to_string();
-    assert!(listed.contains(&id) && listed.contains("\"storage_engine\": \"sqlite\""), "{listed}");
+    assert!(
+        listed.contains(&id) && listed.contains("\"storage_engine\": \"sqlite\""),
+        "{listed}"
+    );
     let bad = cli(&["task", "--admin", &admin, "grant", "no-colons", "u1"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(text(&bad).contains("<type>:<id>:<slug>"), "{}", text(&bad));
     let faults = cli(&["faults", "--admin", &admin, r#"{"unavailable": 2}"#]);
-    assert!(String::from_utf8_lossy(&faults.stdout).contains("\"unavailable\":2"), "{}", text(&faults));
+    assert!(
+        String::from_utf8_lossy(&faults.stdout).contains("\"unavailable\":2"),
+        "{}",
+        text(&faults)
+    );
     let calls = cli(&["calls", "--admin", &admin]);
     assert!(calls.status.success() && calls.stdout.is_empty(), "{}", text(&calls));
 

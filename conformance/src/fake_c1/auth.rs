@@ -62,7 +62,9 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// A random name in the docs' shape (`strange-hydra-68836`).
 fn client_name() -> anyhow::Result<String> {
-    const FIRST: [&str; 8] = ["strange", "quiet", "brisk", "amber", "lucid", "stout", "nimble", "polar"];
+    const FIRST: [&str; 8] = [
+        "strange", "quiet", "brisk", "amber", "lucid", "stout", "nimble", "polar",
+    ];
     const SECOND: [&str; 8] = ["hydra", "otter", "falcon", "lynx", "heron", "bison", "gecko", "marten"];
     let r = random_bytes::<4>()?;
     let number = u32::from(r[2]) << 8 | u32::from(r[3]);
@@ -125,7 +127,8 @@ pub fn key_from_secret(secret: &str) -> anyhow::Result<Ed25519KeyPair> {
     let d = URL_SAFE_NO_PAD
         .decode(jwk["d"].as_str().unwrap_or_default())
         .map_err(|_| anyhow::anyhow!("the client secret's private key is not base64url"))?;
-    Ed25519KeyPair::from_seed_unchecked(&d).map_err(|_| anyhow::anyhow!("the client secret's private key is not 32 bytes"))
+    Ed25519KeyPair::from_seed_unchecked(&d)
+        .map_err(|_| anyhow::anyhow!("the client secret's private key is not 32 bytes"))
 }
 
 fn unix_now() -> i64 {
@@ -173,7 +176,10 @@ pub fn sign_claims(secret: &str, claims: &Value) -> anyhow::Result<String> {
         URL_SAFE_NO_PAD.encode(claims.to_string())
     );
     let signature = pair.sign(signing_input.as_bytes());
-    Ok(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature.as_ref())))
+    Ok(format!(
+        "{signing_input}.{}",
+        URL_SAFE_NO_PAD.encode(signature.as_ref())
+    ))
 }
 
 /// Seconds since the Unix epoch.

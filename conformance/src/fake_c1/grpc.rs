@@ -172,7 +172,10 @@ fn known_task(state: &State, task_id: &str) -> Result<(), Status> {
     }
 }
 
-async fn hello(state: Arc<State>, request: Request<proto::HelloRequest>) -> Result<Response<proto::HelloResponse>, Status> {
+async fn hello(
+    state: Arc<State>,
+    request: Request<proto::HelloRequest>,
+) -> Result<Response<proto::HelloResponse>, Status> {
     admit(&state, "Hello", &request)?;
     let r = request.into_inner();
     if r.host_id.is_empty() {
@@ -353,7 +356,14 @@ async fn upload_asset(
         Some(proto::UploadAssetRequest {
             msg: Some(Msg::Metadata(m)),
         }) => m,
-        _ => return refuse("", "", 0, Status::invalid_argument("an upload must start with its metadata")),
+        _ => {
+            return refuse(
+                "",
+                "",
+                0,
+                Status::invalid_argument("an upload must start with its metadata"),
+            )
+        }
     };
     let (host_id, task_id) = (metadata.host_id, metadata.task_id);
     if let Err(status) = known_task(&state, &task_id) {
