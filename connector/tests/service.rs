@@ -228,7 +228,7 @@ async fn the_health_server_answers_and_the_subcommand_asks_it() {
 async fn health_server_and_probe() {
     let mock = MockServer::builder().seed(3).users(5).groups(1).start().await;
     let stop = CancellationToken::new();
-    let good = health::serve("127.0.0.1", 0, scim_client(&mock, &mock.token()), stop.clone())
+    let good = health::serve("127.0.0.1", 0, scim_client(&mock, mock.token()), stop.clone())
         .await
         .unwrap();
     let revoked = health::serve("127.0.0.1", 0, scim_client(&mock, "revoked-token"), stop.clone())
