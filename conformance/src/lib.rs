@@ -13,6 +13,8 @@
 //!   in-process or as a binary.
 //! - [`suites`]: the cases, one module per suite; [`runner`]: runs them; [`report`]: the table,
 //!   JUnit and JSON.
+//! - [`fake_c1`]: a fake ConductorOne (token endpoint and BatonService over TLS) for connectors
+//!   in service mode; the `service` suite drives a connector daemon through it.
 //! - [`cassette`]: recorded exchanges (VCR's JSON layout); [`record`]: the recording proxy, its
 //!   scrubber and the probe; [`matching`] and [`replay`]: a cassette served by wiremock;
 //!   [`fidelity`]: where the emulation departs from a recording.
@@ -21,6 +23,7 @@
 
 pub mod cassette;
 pub mod connector;
+pub mod fake_c1;
 pub mod fidelity;
 pub mod inspect;
 pub mod matching;

@@ -42,6 +42,10 @@ enum Cmd {
     /// Show what a c1z holds (summary, resources, entitlements, grants, syncs), or with `diff`
     /// what changed between two sync runs or two files; read with the oracle's own decoder
     Inspect(InspectArgs),
+    /// A fake ConductorOne for a connector in service mode: serve it (prints the credentials
+    /// and environment to give the connector), or drive a running one through its admin API
+    #[command(name = "fake-c1")]
+    FakeC1(FakeC1Args),
 }
 
 #[derive(Debug, clap::Args)]
@@ -170,6 +174,89 @@ fn print_out(text: &str) -> anyhow::Result<()> {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct FakeC1Args {
+    #[command(subcommand)]
+    action: Option<FakeC1Action>,
+    /// Where the TLS listener (token endpoint and BatonService gRPC) binds
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    listen: String,
+    /// Where the plain-HTTP admin API binds
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    admin: String,
+    /// Write the fake's CA certificate here (for SSL_CERT_FILE; default: a file in the temp
+    /// directory)
+    #[arg(long, value_name = "FILE")]
+    ca_out: Option<PathBuf>,
+    /// `expires_in` of issued access tokens, in seconds
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    token_lifetime: u64,
+    /// `next_poll` handed to the connector, in milliseconds
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    next_poll_ms: u64,
+}
+
+#[derive(Debug, Subcommand)]
+enum FakeC1Action {
+    /// Queue a task on a running fake
+    Task {
+        /// The fake's admin API (printed when it starts)
+        #[arg(long, value_name = "URL")]
+        admin: String,
+        #[command(subcommand)]
+        task: TaskCmd,
+    },
+    /// Print every call a running fake received, one JSON object a line
+    Calls {
+        #[arg(long, value_name = "URL")]
+        admin: String,
+    },
+    /// Print the tasks of a running fake and how each ended (JSON)
+    Tasks {
+        #[arg(long, value_name = "URL")]
+        admin: String,
+    },
+    /// Set a running fake's faults from JSON (e.g. '{"unavailable": 3}'; unnamed fields take
+    /// their defaults)
+    Faults {
+        #[arg(long, value_name = "URL")]
+        admin: String,
+        json: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TaskCmd {
+    /// A full sync (c1z uploaded, then FinishTask)
+    Sync {
+        /// sqlite or pebble (default: the connector's choice)
+        #[arg(long, default_value = "")]
+        storage_engine: String,
+        /// Ask for a debug log upload too
+        #[arg(long)]
+        debug: bool,
+    },
+    /// Grant an entitlement (group:<id>:member, role:<role>:assigned) to a user
+    Grant { entitlement: String, user_id: String },
+    /// Revoke a grant (<entitlement>:user:<user id>)
+    Revoke { grant_id: String },
+    /// Create an account (no password)
+    CreateAccount {
+        email: String,
+        #[arg(long, default_value = "")]
+        first_name: String,
+        #[arg(long, default_value = "")]
+        last_name: String,
+    },
+    /// Delete a user
+    Delete { user_id: String },
+    /// Ask for a Hello carrying the task's id
+    Hello,
+    /// A task type baton-sdk does not handle (event_feed)
+    EventFeed,
+}
+
+#[derive(Debug, clap::Args)]
 struct RecordArgs {
     /// The SCIM base URL to record (`https://api.notion.com/scim/v2`)
     #[arg(long, value_name = "URL")]
@@ -237,7 +324,7 @@ fn parse_record_mode(s: &str) -> Result<RecordMode, String> {
 
 #[derive(Debug, clap::Args)]
 struct ListArgs {
-    /// Only this suite (sync, provisioning, resilience, behaviour, snapshots); repeatable
+    /// Only this suite (sync, provisioning, resilience, behaviour, snapshots, service); repeatable
     #[arg(long = "suite", value_name = "NAME", value_parser = parse_suite)]
     suites: Vec<Suite>,
     /// Only cases whose `suite::case` contains this text
@@ -267,7 +354,7 @@ struct RunArgs {
     /// At most this many accounts created on a --target in one run (a real org pays per seat)
     #[arg(long, value_name = "N", default_value_t = 5)]
     max_created: usize,
-    /// Only this suite (sync, provisioning, resilience, behaviour, snapshots); repeatable
+    /// Only this suite (sync, provisioning, resilience, behaviour, snapshots, service); repeatable
     #[arg(long = "suite", value_name = "NAME", value_parser = parse_suite)]
     suites: Vec<Suite>,
     /// The property suites' seed (a failure prints the one that replays it)
@@ -320,6 +407,7 @@ fn main() -> ExitCode {
         Cmd::Record(args) => record(args),
         Cmd::Fidelity(args) => fidelity(args),
         Cmd::Inspect(args) => inspect(args),
+        Cmd::FakeC1(args) => fake_c1(args),
     };
     match result {
         Ok(code) => code,
@@ -549,4 +637,139 @@ fn fidelity(args: FidelityArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+fn fake_c1(args: FakeC1Args) -> anyhow::Result<ExitCode> {
+    use notion_conformance::fake_c1::{FakeC1, Options, TaskSpec};
+    let runtime = runtime()?;
+    match args.action {
+        Some(FakeC1Action::Task { admin, task }) => {
+            let spec = match task {
+                TaskCmd::Sync { storage_engine, debug } => TaskSpec::SyncFull { storage_engine, debug },
+                TaskCmd::Grant { entitlement, user_id } => TaskSpec::Grant {
+                    entitlement,
+                    principal: user_id,
+                    principal_type: "user".into(),
+                },
+                TaskCmd::Revoke { grant_id } => TaskSpec::Revoke { grant: grant_id },
+                TaskCmd::CreateAccount {
+                    email,
+                    first_name,
+                    last_name,
+                } => TaskSpec::CreateAccount {
+                    email,
+                    first_name,
+                    last_name,
+                },
+                TaskCmd::Delete { user_id } => TaskSpec::DeleteResource {
+                    resource_type: "user".into(),
+                    resource: user_id,
+                },
+                TaskCmd::Hello => TaskSpec::Hello,
+                TaskCmd::EventFeed => TaskSpec::EventFeed,
+            };
+            let body = serde_json::to_value(&spec)?;
+            let answer = runtime.block_on(admin_call(&admin, "POST", "tasks", Some(body)))?;
+            println!("{}", answer["id"].as_str().unwrap_or_default());
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(FakeC1Action::Calls { admin }) => {
+            let answer = runtime.block_on(admin_call(&admin, "GET", "calls", None))?;
+            for call in answer.as_array().into_iter().flatten() {
+                println!("{call}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(FakeC1Action::Tasks { admin }) => {
+            let answer = runtime.block_on(admin_call(&admin, "GET", "tasks", None))?;
+            println!("{}", serde_json::to_string_pretty(&answer)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(FakeC1Action::Faults { admin, json }) => {
+            let body: serde_json::Value = serde_json::from_str(&json).context("the faults argument is not JSON")?;
+            let answer = runtime.block_on(admin_call(&admin, "PUT", "faults", Some(body)))?;
+            println!("{answer}");
+            Ok(ExitCode::SUCCESS)
+        }
+        None => runtime.block_on(async move {
+            let fake = FakeC1::start(Options {
+                listen: args.listen.clone(),
+                admin: Some(args.admin.clone()),
+                token_lifetime: std::time::Duration::from_secs(args.token_lifetime),
+            })
+            .await?;
+            fake.update_faults(|f| f.next_poll_ms = args.next_poll_ms);
+            let ca = args
+                .ca_out
+                .clone()
+                .unwrap_or_else(|| std::env::temp_dir().join(format!("notion-fake-c1-{}-ca.pem", fake.addr().port())));
+            fake.write_ca(&ca)?;
+            println!(
+                "fake-c1: ConductorOne's token endpoint and BatonService on https://{}",
+                fake.api_host()
+            );
+            if let Some(admin) = fake.admin_url() {
+                println!("fake-c1: admin API on {admin}");
+                println!("fake-c1: queue a task with: notion-conformance fake-c1 task --admin {admin} sync");
+            }
+            println!("fake-c1: CA certificate in {}", ca.display());
+            println!("fake-c1: test credentials minted for this fake only; give the connector:");
+            for (key, value) in fake.env(&ca) {
+                println!("export {key}={value}");
+            }
+            println!("fake-c1: Ctrl-C (or SIGTERM) stops it; each call it receives is printed below");
+            let mut shown = 0usize;
+            let mut stop = Box::pin(wait_for_stop());
+            loop {
+                tokio::select! {
+                    _ = &mut stop => break,
+                    _ = tokio::time::sleep(std::time::Duration::from_millis(200)) => {}
+                }
+                let calls = fake.calls();
+                for c in calls.iter().skip(shown) {
+                    println!("{}", serde_json::to_string(c)?);
+                }
+                shown = calls.len();
+            }
+            fake.stop();
+            println!("fake-c1: stopped after {shown} call(s)");
+            Ok(ExitCode::SUCCESS)
+        }),
+    }
+}
+
+/// One request to a running fake's admin API; its JSON answer, or its error as the error.
+async fn admin_call(
+    admin: &str,
+    method: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> anyhow::Result<serde_json::Value> {
+    let url = format!("{}/{path}", admin.trim_end_matches('/'));
+    let client = reqwest::Client::new();
+    let request = match method {
+        "POST" => client.post(&url),
+        "PUT" => client.put(&url),
+        _ => client.get(&url),
+    };
+    let request = match body {
+        Some(b) => request.json(&b),
+        None => request,
+    };
+    let response = request
+        .send()
+        .await
+        .with_context(|| format!("cannot reach the fake's admin API at {admin}"))?;
+    let status = response.status();
+    let answer: serde_json::Value = response
+        .json()
+        .await
+        .with_context(|| format!("{url} did not answer JSON"))?;
+    if !status.is_success() {
+        anyhow::bail!(
+            "{url}: {status}: {}",
+            answer["error"].as_str().unwrap_or("(no message)")
+        );
+    }
+    Ok(answer)
 }

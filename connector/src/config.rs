@@ -27,6 +27,10 @@ pub const DEFAULT_REQUESTS_PER_MINUTE: u32 = 600;
 pub const MAX_REQUESTS_PER_MINUTE: u32 = 1_000_000;
 pub const DEFAULT_HTTP_TIMEOUT_SECONDS: u64 = 300;
 pub const MAX_HTTP_TIMEOUT_SECONDS: u64 = 1800;
+/// Service mode's defaults, baton-sdk's.
+pub const DEFAULT_TASK_CONCURRENCY: u32 = 3;
+pub const DEFAULT_HEALTH_CHECK_PORT: u16 = 8081;
+pub const DEFAULT_HEALTH_CHECK_BIND_ADDRESS: &str = "127.0.0.1";
 /// The most `--max-list-walks` allows: each walk of a big org is many requests.
 pub const MAX_LIST_WALKS: u32 = 20;
 /// The most `--requests-in-flight` allows: more buys nothing against a server that answers a
@@ -66,10 +70,15 @@ pub enum Command {
         #[arg(num_args = 0.., trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Refused: checks the health endpoint of a connector in service mode, which this one has not
+    /// Ask the health-check server of a connector in service mode (--health-check); exit 0 only
+    /// on HTTP 200
     HealthCheck {
-        #[arg(num_args = 0.., trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
+        /// The endpoint to ask: health (runs the connector's validation), ready or live
+        #[arg(long, value_enum, default_value = "health")]
+        endpoint: crate::service::health::Endpoint,
+        /// How long to wait for the answer (a Go duration: 5s, 500ms, 1m)
+        #[arg(long, default_value = "5s", value_parser = crate::service::health::parse_go_duration)]
+        timeout: Duration,
     },
 }
 
@@ -81,10 +90,7 @@ impl Command {
             Command::Completion { .. } => {
                 Some("the completion subcommand is not supported: shell completion scripts are not built into this connector")
             }
-            Command::HealthCheck { .. } => {
-                Some("the health-check subcommand is not supported: this connector has no service mode whose health endpoint it could check")
-            }
-            Command::Capabilities | Command::Config | Command::Validate => None,
+            Command::Capabilities | Command::Config | Command::Validate | Command::HealthCheck { .. } => None,
         }
     }
 }
@@ -363,6 +369,16 @@ pub struct Settings {
     pub provisioning: bool,
     /// `--skip-full-sync`: without a one-shot provisioning flag, do nothing.
     pub skip_full_sync: bool,
+    /// Service mode: on when a client id is given (see [`crate::service`]).
+    pub client_id: Option<String>,
+    pub client_secret: Option<Secret>,
+    pub task_concurrency: u32,
+    pub health_check: bool,
+    pub health_check_port: u16,
+    pub health_check_bind_address: String,
+    /// Service-mode settings given explicitly, by flag name: a run that is not in service mode
+    /// refuses them rather than ignore them.
+    pub service_only: Vec<&'static str>,
 }
 
 impl Settings {
@@ -473,7 +489,44 @@ impl Settings {
             sync_resource_types,
             provisioning,
             skip_full_sync: baton.skip_full_sync,
+            service_only: [
+                ("client-secret", baton.client_secret.is_some()),
+                ("health-check", baton.health_check == Some(true)),
+                ("health-check-port", baton.health_check_port.is_some()),
+                ("health-check-bind-address", baton.health_check_bind_address.is_some()),
+                ("task-concurrency", baton.task_concurrency.is_some()),
+            ]
+            .into_iter()
+            .filter_map(|(name, given)| given.then_some(name))
+            .collect(),
+            client_id: baton.client_id,
+            client_secret: baton.client_secret,
+            task_concurrency: baton.task_concurrency.unwrap_or(DEFAULT_TASK_CONCURRENCY),
+            health_check: baton.health_check.unwrap_or(false),
+            health_check_port: baton.health_check_port.unwrap_or(DEFAULT_HEALTH_CHECK_PORT),
+            health_check_bind_address: baton
+                .health_check_bind_address
+                .filter(|a| !a.trim().is_empty())
+                .unwrap_or_else(|| DEFAULT_HEALTH_CHECK_BIND_ADDRESS.to_owned()),
         })
+    }
+
+    /// Whether this run is a service-mode daemon (a client id was given).
+    pub fn is_service(&self) -> bool {
+        self.client_id.is_some()
+    }
+
+    /// For a run that is not in service mode: the first service-mode setting given anyway,
+    /// refused by name (the health check's address and port are the `health-check`
+    /// subcommand's too, so that one does not call this).
+    pub fn refuse_service_only(&self) -> Result<(), ConfigError> {
+        match self.service_only.first() {
+            Some(flag) if !self.is_service() => Err(ConfigError::Refused {
+                what: format!("--{flag} (BATON_{})", flag.replace('-', "_").to_ascii_uppercase()),
+                why: "it is a setting of service mode, which --client-id (BATON_CLIENT_ID) turns on".to_owned(),
+            }),
+            _ => Ok(()),
+        }
     }
 
     pub fn log_format_or_default(&self) -> LogFormat {
@@ -616,7 +669,7 @@ impl ConfigFile {
     }
 
     /// A whole number that must lie in `range`.
-    fn bounded<T>(&self, key: &str, range: std::ops::RangeInclusive<T>) -> Result<Option<T>, ConfigError>
+    pub(crate) fn bounded<T>(&self, key: &str, range: std::ops::RangeInclusive<T>) -> Result<Option<T>, ConfigError>
     where
         T: TryFrom<i64> + PartialOrd + std::fmt::Display,
     {
@@ -874,8 +927,28 @@ mod tests {
     #[test]
     fn refused_baton_flags_name_themselves_from_every_source() {
         let err = |f: Flags, file: Option<&ConfigFile>| Settings::resolve(f, file).err().map(|e| e.to_string());
-        let e = err(flags(&["--client-id", "x"]), None).unwrap_or_default();
-        assert!(e.contains("--client-id") && e.contains("BATON_CLIENT_ID"), "{e}");
+        let e = err(flags(&["--auth-method", "x"]), None).unwrap_or_default();
+        assert!(e.contains("--auth-method") && e.contains("BATON_AUTH_METHOD"), "{e}");
+        // Service mode's settings resolve; without a client id they are refused by name.
+        let s = Settings::resolve(flags(&["--client-id", "a@h/x", "--task-concurrency", "5"]), None).ok();
+        assert_eq!(
+            s.as_ref().map(|s| (s.is_service(), s.task_concurrency)),
+            Some((true, 5))
+        );
+        assert!(s.is_some_and(|s| s.refuse_service_only().is_ok()));
+        let s = Settings::resolve(Flags::default(), Some(&file("health-check: T\nclient-secret: abc\n"))).ok();
+        assert_eq!(
+            s.as_ref().map(|s| (s.health_check, s.health_check_port)),
+            Some((true, 8081))
+        );
+        let e = s
+            .and_then(|s| s.refuse_service_only().err())
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            e.contains("--client-secret (BATON_CLIENT_SECRET)") && !e.contains("abc"),
+            "{e}"
+        );
         let e = err(Flags::default(), Some(&file("otel-collector-endpoint: http://x\n"))).unwrap_or_default();
         assert!(e.contains("otel-collector-endpoint") && e.contains("refused"), "{e}");
         // A refused boolean refuses only when it asks for something.

@@ -9,6 +9,7 @@
 //! - [`provision`]: one-shot provisioning (accounts, roles, group memberships), idempotent.
 //! - [`config`]: the command line, environment and `.baton.yaml` configuration.
 //! - [`cli`]: the `capabilities`, `config` and `validate` subcommands.
+//! - [`service`]: service (daemon) mode: tasks from ConductorOne over gRPC, and the health check.
 //! - [`secret`]: the token type that never prints; [`logging`] and [`progress`]: stderr output.
 //! - [`procstat`]: CPU time and peak memory from `/proc`, for reports and benchmarks.
 
@@ -23,4 +24,5 @@ pub mod proto;
 pub mod provision;
 pub mod scim;
 pub mod secret;
+pub mod service;
 pub mod sync;

@@ -98,6 +98,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             return Err(e.into());
         }
     };
+    let probing = matches!(cli.command, Some(Command::HealthCheck { .. }));
+    if !probing {
+        settings.refuse_service_only()?;
+    }
+    if settings.is_service() && operation.is_some() {
+        anyhow::bail!(
+            "the one-shot provisioning flags cannot be combined with service mode (--client-id): in service mode ConductorOne sends the grants and revokes as tasks"
+        );
+    }
     // A one-shot provisioning flag enables provisioning by itself, as in baton-sdk: no -p needed.
     logging::init(&settings.log_level, settings.log_format_or_default());
     for w in &warnings {
@@ -110,7 +119,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .context("cannot start the async runtime")?;
 
     match (cli.command, operation) {
+        (Some(Command::HealthCheck { endpoint, timeout }), _) => {
+            let probed = runtime.block_on(baton_notion::service::health::probe(
+                &settings.health_check_bind_address,
+                settings.health_check_port,
+                endpoint,
+                timeout,
+            ));
+            match probed {
+                Ok(line) => {
+                    println!("{line}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(line) => anyhow::bail!("{line}"),
+            }
+        }
         (Some(Command::Validate), _) => runtime.block_on(validate(&settings)),
+        (_, None) if settings.is_service() => runtime.block_on(service(settings)),
         (_, Some(op)) => runtime.block_on(provision(&settings, &op, safeguards)),
         (_, None) if settings.skip_full_sync => {
             tracing::info!("--skip-full-sync: no sync run, no file written");
@@ -140,6 +165,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
     }
+}
+
+/// Service mode until SIGTERM or SIGINT, which end it cleanly (exit 0).
+async fn service(settings: Settings) -> anyhow::Result<ExitCode> {
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let trigger = shutdown.clone();
+    tokio::spawn(async move {
+        let (name, _) = shutdown_signal().await;
+        tracing::info!(signal = name, "stopping: no new tasks; a running sync is abandoned");
+        trigger.cancel();
+    });
+    baton_notion::service::run(settings, shutdown).await?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM with the signal's name and the exit status a shell

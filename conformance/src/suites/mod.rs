@@ -12,6 +12,7 @@ pub mod behaviour;
 pub mod prop;
 pub mod provisioning;
 pub mod resilience;
+pub mod service;
 pub mod snapshots;
 pub mod sync;
 
@@ -23,15 +24,17 @@ pub enum Suite {
     Resilience,
     Behaviour,
     Snapshots,
+    Service,
 }
 
 impl Suite {
-    pub const ALL: [Suite; 5] = [
+    pub const ALL: [Suite; 6] = [
         Suite::Sync,
         Suite::Provisioning,
         Suite::Resilience,
         Suite::Behaviour,
         Suite::Snapshots,
+        Suite::Service,
     ];
 
     pub fn name(self) -> &'static str {
@@ -41,6 +44,7 @@ impl Suite {
             Suite::Resilience => "resilience",
             Suite::Behaviour => "behaviour",
             Suite::Snapshots => "snapshots",
+            Suite::Service => "service",
         }
     }
 
@@ -142,6 +146,7 @@ pub fn all() -> Vec<Case> {
     cases.extend(resilience::cases());
     cases.extend(behaviour::cases());
     cases.extend(snapshots::cases());
+    cases.extend(service::cases());
     cases
 }
 

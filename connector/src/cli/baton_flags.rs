@@ -2,7 +2,7 @@
 //! [`crate::config::Flags`] implements for this connector's own needs.
 //!
 //! Every flag of the Go connector's `--help` is accepted here with the same meaning, or, when it
-//! cannot have one in this connector (ConductorOne's service mode, OpenTelemetry, other storage
+//! cannot have one in this connector (OpenTelemetry, other storage
 //! engines, targeted syncs), parsed and then refused with an error that names it: a baton user's
 //! script never has a flag silently ignored. The refused flags are listed under their own heading
 //! in `--help`. A boolean refused flag is refused only when it asks for something (`true`): its
@@ -16,6 +16,7 @@
 use clap::Args;
 
 use crate::config::{ConfigError, ConfigFile};
+use crate::secret::Secret;
 
 /// The `--help` heading of the flags this connector refuses.
 const REFUSED: &str = "Baton flags this connector refuses (they name features it does not have)";
@@ -29,6 +30,12 @@ pub fn parse_go_bool(s: &str) -> Result<bool, String> {
             "{s:?} is not a boolean (1, t, T, TRUE, true, True, 0, f, F, FALSE, false, False)"
         )),
     }
+}
+
+/// Takes any text: a secret is checked later, by an error that never quotes it (clap's own
+/// errors print the value).
+fn parse_client_secret(s: &str) -> Result<Secret, String> {
+    Ok(Secret::new(s.trim()))
 }
 
 /// The storage engines baton-sdk names; this connector writes only SQLite c1z files, so
@@ -151,14 +158,15 @@ pub struct BatonFlags {
     #[arg(long, env = "BATON_AUTH_METHOD", global = true, help_heading = REFUSED, value_name = "METHOD")]
     pub auth_method: Option<String>,
 
-    /// Refused: the client id of ConductorOne's service mode
-    #[arg(long, env = "BATON_CLIENT_ID", global = true, help_heading = REFUSED, value_name = "ID")]
+    /// ConductorOne client id (<name>@<host>/<suffix>): with it the connector runs in service
+    /// mode, taking its tasks from ConductorOne
+    #[arg(long, env = "BATON_CLIENT_ID", global = true, value_name = "ID")]
     pub client_id: Option<String>,
 
-    /// Refused: the client secret of ConductorOne's service mode
-    #[arg(long, env = "BATON_CLIENT_SECRET", global = true, help_heading = REFUSED, hide_env_values = true,
-          value_name = "SECRET")]
-    pub client_secret: Option<String>,
+    /// ConductorOne client secret of --client-id (secret: never printed)
+    #[arg(long, env = "BATON_CLIENT_SECRET", global = true, hide_env_values = true,
+          value_parser = parse_client_secret, value_name = "SECRET")]
+    pub client_secret: Option<Secret>,
 
     /// Refused: merging resources from another connector's c1z
     #[arg(long, env = "BATON_EXTERNAL_RESOURCE_C1Z", global = true, help_heading = REFUSED, value_name = "PATH")]
@@ -169,14 +177,15 @@ pub struct BatonFlags {
           value_name = "ID")]
     pub external_resource_entitlement_id_filter: Option<String>,
 
-    /// Refused when true: an HTTP health endpoint for service mode
-    #[arg(long, env = "BATON_HEALTH_CHECK", global = true, help_heading = REFUSED, num_args = 0..=1,
-          require_equals = true, default_missing_value = "true", value_parser = parse_go_bool, value_name = "BOOL")]
+    /// In service mode, serve /health, /ready and /live over HTTP
+    #[arg(long, env = "BATON_HEALTH_CHECK", global = true, num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = parse_go_bool, value_name = "BOOL")]
     pub health_check: Option<bool>,
 
-    /// Refused: the port of --health-check
-    #[arg(long, env = "BATON_HEALTH_CHECK_PORT", global = true, help_heading = REFUSED, value_name = "PORT")]
-    pub health_check_port: Option<String>,
+    /// The port of --health-check (and of the health-check subcommand) [default: 8081]
+    #[arg(long, env = "BATON_HEALTH_CHECK_PORT", global = true,
+          value_parser = clap::value_parser!(u16).range(1..), value_name = "PORT")]
+    pub health_check_port: Option<u16>,
 
     /// Refused when true: keeping the previous c1z for service mode's ETag replay (a sync into
     /// an existing file keeps the previous sync inside it anyway)
@@ -204,9 +213,10 @@ pub struct BatonFlags {
           value_name = "IDS")]
     pub sync_resources: Option<Vec<String>>,
 
-    /// Refused: concurrent tasks of service mode
-    #[arg(long, env = "BATON_TASK_CONCURRENCY", global = true, help_heading = REFUSED, value_name = "N")]
-    pub task_concurrency: Option<String>,
+    /// In service mode, how many tasks run at once, 1..=100 [default: 3]
+    #[arg(long, env = "BATON_TASK_CONCURRENCY", global = true,
+          value_parser = clap::value_parser!(u32).range(1..=100), value_name = "N")]
+    pub task_concurrency: Option<u32>,
 
     /// Refused when true: ticketing
     #[arg(long, env = "BATON_TICKETING", global = true, help_heading = REFUSED, num_args = 0..=1,
@@ -243,7 +253,15 @@ pub struct BatonFlags {
     pub otel_logging_disabled: Option<bool>,
     #[arg(long, env = "BATON_SESSION_STORE_MAXIMUM_SIZE", global = true, hide = true)]
     pub session_store_maximum_size: Option<String>,
-    #[arg(long, env = "BATON_HEALTH_CHECK_BIND_ADDRESS", global = true, hide = true)]
+    /// The address --health-check binds (and the health-check subcommand asks) [default:
+    /// 127.0.0.1]
+    #[arg(
+        long,
+        env = "BATON_HEALTH_CHECK_BIND_ADDRESS",
+        global = true,
+        hide = true,
+        value_name = "ADDRESS"
+    )]
     pub health_check_bind_address: Option<String>,
 }
 
@@ -253,21 +271,20 @@ pub struct BatonSettings {
     /// Unix seconds after which debug logging falls back to info.
     pub log_level_debug_expires_at: Option<i64>,
     pub skip_full_sync: bool,
+    /// Service mode's settings, as given (defaults are filled in by [`crate::config::Settings`]).
+    pub client_id: Option<String>,
+    pub client_secret: Option<Secret>,
+    pub health_check: Option<bool>,
+    pub health_check_port: Option<u16>,
+    pub health_check_bind_address: Option<String>,
+    pub task_concurrency: Option<u32>,
 }
 
 /// Why each refused flag is refused, by flag name.
-const WHY: [(&str, &str); 19] = [
+const WHY: [(&str, &str); 13] = [
     (
         "auth-method",
-        "ConductorOne's service mode is not supported by this connector",
-    ),
-    (
-        "client-id",
-        "ConductorOne's service mode is not supported by this connector",
-    ),
-    (
-        "client-secret",
-        "ConductorOne's service mode is not supported by this connector",
+        "service mode authenticates with --client-id and --client-secret only",
     ),
     (
         "external-resource-c1z",
@@ -276,14 +293,6 @@ const WHY: [(&str, &str); 19] = [
     (
         "external-resource-entitlement-id-filter",
         "merging external resources is not supported by this connector",
-    ),
-    (
-        "health-check",
-        "this connector has no service mode to serve a health check for",
-    ),
-    (
-        "health-check-port",
-        "this connector has no service mode to serve a health check for",
     ),
     (
         "keep-previous-sync-c1z",
@@ -308,20 +317,12 @@ const WHY: [(&str, &str); 19] = [
     ),
     ("session-store-maximum-size", "this connector keeps no session store"),
     (
-        "health-check-bind-address",
-        "this connector has no service mode to serve a health check for",
-    ),
-    (
         "skip-entitlements-and-grants",
         "a sync always writes entitlements and grants (choose types with --sync-resource-types)",
     ),
     (
         "sync-resources",
         "a sync covers whole resource types (choose them with --sync-resource-types)",
-    ),
-    (
-        "task-concurrency",
-        "ConductorOne's service mode is not supported by this connector",
     ),
     ("ticketing", "ticketing is not supported by this connector"),
 ];
@@ -344,15 +345,11 @@ impl BatonFlags {
     pub fn resolve(self, file: &ConfigFile) -> Result<BatonSettings, ConfigError> {
         let given = |present: bool, flag: &'static str| if present { Err(refused(flag)) } else { Ok(()) };
         given(self.auth_method.is_some(), "auth-method")?;
-        given(self.client_id.is_some(), "client-id")?;
-        given(self.client_secret.is_some(), "client-secret")?;
         given(self.external_resource_c1z.is_some(), "external-resource-c1z")?;
         given(
             self.external_resource_entitlement_id_filter.is_some(),
             "external-resource-entitlement-id-filter",
         )?;
-        given(self.health_check == Some(true), "health-check")?;
-        given(self.health_check_port.is_some(), "health-check-port")?;
         given(self.keep_previous_sync_c1z == Some(true), "keep-previous-sync-c1z")?;
         given(self.log_path.is_some(), "log-path")?;
         given(self.otel_collector_endpoint.is_some(), "otel-collector-endpoint")?;
@@ -361,7 +358,6 @@ impl BatonFlags {
             "skip-entitlements-and-grants",
         )?;
         given(self.sync_resources.is_some(), "sync-resources")?;
-        given(self.task_concurrency.is_some(), "task-concurrency")?;
         given(self.ticketing == Some(true), "ticketing")?;
         given(
             self.otel_collector_endpoint_tls_cert_path.is_some(),
@@ -376,7 +372,6 @@ impl BatonFlags {
             "otel-collector-endpoint-tls-insecure",
         )?;
         given(self.session_store_maximum_size.is_some(), "session-store-maximum-size")?;
-        given(self.health_check_bind_address.is_some(), "health-check-bind-address")?;
         if self.storage_engine == Some(StorageEngine::Pebble) {
             return Err(ConfigError::Refused {
                 what: format!("--storage-engine pebble ({}=pebble)", env_name("storage-engine")),
@@ -399,8 +394,7 @@ impl BatonFlags {
         // The same, from the file: a key that asks for something refused names itself there.
         for (flag, _) in WHY {
             let asks = match flag {
-                "health-check"
-                | "keep-previous-sync-c1z"
+                "keep-previous-sync-c1z"
                 | "skip-entitlements-and-grants"
                 | "ticketing"
                 | "otel-collector-endpoint-tls-insecure" => file.go_boolean(flag)?.unwrap_or(false),
@@ -443,9 +437,45 @@ impl BatonFlags {
             Some(b) => b,
             None => file.go_boolean("skip-full-sync")?.unwrap_or(false),
         };
+        let client_id = match self.client_id {
+            Some(id) => Some(id),
+            None => file.string("client-id")?,
+        }
+        .filter(|id| !id.trim().is_empty());
+        let client_secret = match self.client_secret {
+            Some(s) => Some(s),
+            // The file's value is never quoted back: a type error names the key only.
+            None => file
+                .string("client-secret")
+                .map_err(|_| file.bad("client-secret", "expected a string".to_owned()))?
+                .map(Secret::new),
+        }
+        .filter(|s| !s.is_empty());
+        let health_check = match self.health_check {
+            Some(b) => Some(b),
+            None => file.go_boolean("health-check")?,
+        };
+        let health_check_port = match self.health_check_port {
+            Some(p) => Some(p),
+            None => file.bounded("health-check-port", 1..=u16::MAX)?,
+        };
+        let health_check_bind_address = match self.health_check_bind_address {
+            Some(a) => Some(a),
+            None => file.string("health-check-bind-address")?,
+        };
+        let task_concurrency = match self.task_concurrency {
+            Some(n) => Some(n),
+            None => file.bounded("task-concurrency", 1..=100)?,
+        };
         Ok(BatonSettings {
             log_level_debug_expires_at,
             skip_full_sync,
+            client_id,
+            client_secret,
+            health_check,
+            health_check_port,
+            health_check_bind_address,
+            task_concurrency,
         })
     }
 }
