@@ -68,8 +68,9 @@ pub struct Filter {
 /// Why `inspect` could not answer.
 #[derive(Debug, thiserror::Error)]
 pub enum InspectError {
+    /// Boxed: the decoder's error is large, and this one travels through every return.
     #[error(transparent)]
-    Decode(#[from] DecodeError),
+    Decode(Box<DecodeError>),
     #[error("{}: no finished full sync run to show; pick one with --sync (runs: {runs})", .path.display())]
     NoFullRun { path: PathBuf, runs: String },
     #[error(
@@ -79,6 +80,12 @@ pub enum InspectError {
     TooFewRuns { path: PathBuf, found: usize },
     #[error("cannot render JSON: {0}")]
     Json(#[from] serde_json::Error),
+}
+
+impl From<DecodeError> for InspectError {
+    fn from(e: DecodeError) -> Self {
+        InspectError::Decode(Box::new(e))
+    }
 }
 
 fn key_type(key: &str) -> &str {
