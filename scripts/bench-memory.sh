@@ -59,7 +59,7 @@ for org in ${MEMORY_ORGS:-100000:2000 1000000:10000}; do
     rm -f "$fifo"
     mkfifo "$fifo"
     "$mock_bin" serve --addr 127.0.0.1:0 --token "$token" --seed 1 \
-        --users "$members" --groups "$groups" --log-level error >"$fifo" &
+        --users "$members" --groups "$groups" --log-level error >"$fifo" 2>"$work/mock.err" &
     mock_pid=$!
     exec 3<"$fifo"
     url=""

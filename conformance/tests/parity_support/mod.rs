@@ -64,19 +64,31 @@ pub fn baton_notion() -> PathBuf {
                 Some(other) => other.to_string(),
             };
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let status = Command::new(cargo)
-                .args([
-                    "build",
-                    "--quiet",
-                    "--profile",
-                    &profile,
-                    "-p",
-                    "baton-notion",
-                    "--bin",
-                    "baton-notion",
-                ])
-                .status()
-                .unwrap();
+            let mut build = Command::new(cargo);
+            // `--workspace`, not `-p baton-notion`: features resolved for the whole workspace,
+            // as `cargo test --workspace` resolved them, so this reuses that build instead of
+            // compiling about 30 crates again (and flipping the binary between two builds).
+            build.args([
+                "build",
+                "--quiet",
+                "--profile",
+                &profile,
+                "--workspace",
+                "--bin",
+                "baton-notion",
+            ]);
+            // The variables cargo set for this test: ring's build script reruns when one of
+            // them changes, which would recompile ring, rustls and all above them twice.
+            for (name, _) in std::env::vars_os() {
+                let name = name.to_string_lossy();
+                if name.starts_with("CARGO_PKG_")
+                    || name.starts_with("CARGO_MANIFEST_")
+                    || matches!(name.as_ref(), "CARGO_CRATE_NAME" | "CARGO_PRIMARY_PACKAGE" | "OUT_DIR")
+                {
+                    build.env_remove(name.as_ref());
+                }
+            }
+            let status = build.status().unwrap();
             assert!(status.success(), "building baton-notion failed");
             assert!(path.is_file(), "{} was not built", path.display());
             path

@@ -611,10 +611,13 @@ fn a_new_file_is_page_one_stored_then_compressed_frames() {
     assert_eq!(first, page_one);
 }
 
+/// A table's rows, column values in order.
+type TableRows = Vec<Vec<rusqlite::types::Value>>;
+
 /// Every row of every table of the c1z at `path`, in rowid order, with the columns that differ
 /// between two runs of the same content (ids and times of the run) masked; and SQLite's
 /// integrity check, which also proves each index holds exactly its table's rows in order.
-fn contents(path: &Path) -> (Vec<String>, Vec<(String, Vec<Vec<rusqlite::types::Value>>)>) {
+fn contents(path: &Path) -> (Vec<String>, Vec<(String, TableRows)>) {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("plain.db");
     decompress_c1z(path, &db).expect("decompress");

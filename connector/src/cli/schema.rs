@@ -11,6 +11,7 @@ use crate::scim::client::pager::DEFAULT_MAX_WALKS;
 use crate::scim::client::{DEFAULT_IN_FLIGHT, MAX_PAGE_SIZE};
 
 enum Kind {
+    Bool,
     String { default: Option<&'static str> },
     Int { default: i64, gte: i64, lte: i64 },
 }
@@ -28,7 +29,9 @@ struct Field {
 /// Connector fields and the operational fields a deployment may set. CLI-only flags (`--file`,
 /// `--base-url`, `--log-format`, `--sync-resource-types`, `-p`) are left out, as baton-sdk does,
 /// and so are the operational fields of baton-sdk's that this connector refuses (OpenTelemetry,
-/// the health check, the session store). The shape is baton-sdk's, as ConductorOne's
+/// the session store). Of service mode's health check, the switch and the bind address are
+/// listed; the port is a flag only (`--health-check-port`, 8081), because baton-sdk's field
+/// states no bounds and every integer field here states its bounds. The shape is baton-sdk's, as ConductorOne's
 /// baton-notion prints it (compared by `conformance/tests/parity_cli.rs`).
 fn fields() -> Vec<Field> {
     vec![
@@ -51,6 +54,26 @@ fn fields() -> Vec<Field> {
             secret: false,
             ops: true,
             kind: Kind::String { default: None },
+        },
+        Field {
+            name: "health-check",
+            display_name: None,
+            description: "In service mode, serve /health, /ready and /live for probes",
+            required: false,
+            secret: false,
+            ops: true,
+            kind: Kind::Bool,
+        },
+        Field {
+            name: "health-check-bind-address",
+            display_name: None,
+            description: "The address the service-mode health server listens on",
+            required: false,
+            secret: false,
+            ops: true,
+            kind: Kind::String {
+                default: Some(crate::config::DEFAULT_HEALTH_CHECK_BIND_ADDRESS),
+            },
         },
         Field {
             name: "http-timeout-seconds",
@@ -149,6 +172,9 @@ pub fn config_schema_json() -> Value {
                 m.insert("isSecret".into(), json!(true));
             }
             match f.kind {
+                Kind::Bool => {
+                    m.insert("boolField".into(), json!({}));
+                }
                 Kind::String { default } => {
                     let mut s = Map::new();
                     if let Some(d) = default {
@@ -196,6 +222,18 @@ mod tests {
         assert_eq!(token["isSecret"], true);
         assert_eq!(token["isRequired"], true);
         assert_eq!(schema["displayName"], "Notion");
+        let field = |name: &str| {
+            schema["fields"]
+                .as_array()
+                .and_then(|f| f.iter().find(|f| f["name"] == name))
+                .cloned()
+                .unwrap_or_default()
+        };
+        assert_eq!(field("health-check")["boolField"], json!({}));
+        assert_eq!(
+            field("health-check-bind-address")["stringField"]["defaultValue"],
+            "127.0.0.1"
+        );
     }
 
     /// Every number the schema offers is one `.baton.yaml` takes under that name, its default

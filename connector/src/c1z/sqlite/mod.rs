@@ -405,6 +405,7 @@ impl<W: PageOutput> DbBuilder<W> {
         if spec.indexes.is_empty() {
             return Ok(());
         }
+        tracing::debug!(table = %spec.name, rows, "index keys spilled to disk");
         spill::spill_batch(dir, spec, &state.indexed, columns, &row_keys, rows, &mut state.runs)
     }
 
