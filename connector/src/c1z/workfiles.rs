@@ -3,10 +3,10 @@
 //! an earlier one was killed before it could remove them itself.
 //!
 //! For a target `sync.c1z` they are `.sync.c1z.lock` (an empty file, kept: the lock is `flock`
-//! on it, held for the whole run), `.sync.c1z.work-XXXXXX/` (the merge of a sync into an
-//! existing file) and `.sync.c1z.out-XXXXXX.tmp` (the new file before its rename). A run that
-//! takes the lock owns every work file of that target: none can belong to a live run, so it
-//! removes them. What an interruption can leave is therefore bounded by one run's work files.
+//! on it, held for the whole run), `.sync.c1z.work-XXXXXX/` (index keys spilled to disk, and
+//! the merge of a sync into an existing file) and `.sync.c1z.out-XXXXXX.tmp` (the new file
+//! before its rename). A run that takes the lock owns every work file of that target: none can
+//! belong to a live run, so it removes them. What an interruption can leave is therefore bounded by one run's work files.
 
 use std::fs::{File, OpenOptions};
 use std::io;
