@@ -13,7 +13,8 @@
 # sync against it by host name (localhost, resolved through the image's nsswitch.conf and the
 # /etc/hosts a runtime provides) and writes a c1z in its working directory; finally
 # notion-conformance's sync suite judges the image's connector against the image's emulation
-# (every c1z decoded by the conformance oracle and compared with the emulation's truth).
+# (every c1z decoded by the conformance oracle and compared with the emulation's truth; writes
+# allowed, so that the throwaway emulation is reseeded for generated orgs and paging edges).
 # Needs root (chroot and mounts in a private mount namespace), podman, and dist/notion-conformance.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -181,7 +182,8 @@ in_image '$conn_root' \${BATON_SCIM_TOKEN:+"BATON_SCIM_TOKEN=\$BATON_SCIM_TOKEN"
 WRAPPER
 chmod 0700 "$work/connector-in-image"
 TMPDIR="$share" NOTION_CONFORMANCE_TOKEN="$token" "$dist/notion-conformance" run \
-  --connector "$work/connector-in-image" --target "$base_url" --suite sync | tee "$work/conformance.out" ||
+  --connector "$work/connector-in-image" --target "$base_url" --allow-writes --test-domain check-images.example.com \
+  --suite sync | tee "$work/conformance.out" ||
   fail "the conformance sync suite failed against the images"
 summary="$(tail -1 "$work/conformance.out")"
 if ! [[ "$summary" =~ ^conformance:\ ([0-9]+)\ passed,\ 0\ failed ]] || ((BASH_REMATCH[1] == 0)); then
