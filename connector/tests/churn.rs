@@ -190,10 +190,20 @@ async fn a_quiet_org_costs_one_walk_and_no_extra_request() {
         let c = client_with(&mock, |c| c.max_in_flight = in_flight);
         let report = sync_into(&c, &dir.path().join("s.c1z")).await.expect("sync");
         let (u, g, _, _) = request_counts(&mock);
-        assert_eq!((u as u64, g), (pages_for(users as u64, 100), 1), "{users} at {in_flight}");
+        assert_eq!(
+            (u as u64, g),
+            (pages_for(users as u64, 100), 1),
+            "{users} at {in_flight}"
+        );
         let paging = &report.users_paging;
         assert_eq!(
-            (paging.walks, paging.shifts, paging.rereads, paging.duplicates, paging.discarded),
+            (
+                paging.walks,
+                paging.shifts,
+                paging.rereads,
+                paging.duplicates,
+                paging.discarded
+            ),
             (1, 0, 0, 0, 0)
         );
         assert_eq!(paging.settled, Some(Settled::Consistent));

@@ -8,8 +8,8 @@ mod common;
 
 use baton_notion::scim::client::pager::Settled;
 use baton_notion::scim::client::ScimError;
-use baton_notion::sync::SyncError;
 use baton_notion::scim::client::DEFAULT_IN_FLIGHT;
+use baton_notion::sync::SyncError;
 use common::{assert_same, client, client_with, request_counts, sync_into, tempdir, Snapshot};
 use notion_scim_mock::{MockServer, PagingFault};
 

@@ -262,7 +262,9 @@ mod tests {
         };
         let mut numbers = Vec::new();
         for f in fields() {
-            let Kind::Int { default, gte, lte } = f.kind else { continue };
+            let Kind::Int { default, gte, lte } = f.kind else {
+                continue;
+            };
             numbers.push(f.name);
             assert_eq!(default_of(f.name), Some(default), "{}: default", f.name);
             assert!(resolves(f.name, gte) && resolves(f.name, lte), "{}: bounds", f.name);

@@ -435,7 +435,9 @@ impl ScimClient {
         let request = describe("GET", path, query);
         let (url, request_ref) = (&url, &request);
         self.with_retries(&request, Resend::Always, move || async move {
-            let reply = self.reply_of(self.inner.http.get(url).query(query), request_ref).await?;
+            let reply = self
+                .reply_of(self.inner.http.get(url).query(query), request_ref)
+                .await?;
             match reply.status {
                 404 => Ok(None),
                 200..=299 => serde_json::from_slice(&reply.body)
