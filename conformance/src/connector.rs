@@ -174,7 +174,9 @@ impl Capabilities {
 impl Connector {
     pub fn describe(&self) -> String {
         match self {
-            Connector::InProcess => "baton-notion (this repository, in-process; its binary for the service suite)".into(),
+            Connector::InProcess => {
+                "baton-notion (this repository, in-process; its binary for the service suite)".into()
+            }
             Connector::Binary(p) => p.display().to_string(),
         }
     }

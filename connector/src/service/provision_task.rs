@@ -142,6 +142,9 @@ fn failure(e: &ProvisionError) -> TaskFailure {
         ProvisionError::NotFound(_) => Code::NotFound,
         ProvisionError::Refused(_) => Code::FailedPrecondition,
         ProvisionError::Unconfirmed(_) => Code::Unknown,
+        // A change that may revoke the daemon's own token: refused here as in one-shot mode
+        // without `--confirm-owner-change`; it is made in Notion, by a person.
+        ProvisionError::OwnerChangeUnconfirmed(_) => Code::FailedPrecondition,
         ProvisionError::Scim(s) if s.is_unreachable() => Code::Unavailable,
         ProvisionError::Scim(_) => Code::Unknown,
     };
