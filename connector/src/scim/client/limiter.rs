@@ -198,7 +198,11 @@ mod tests {
             .collect();
         for w in waiters {
             let went = w.await.unwrap_or(t0);
-            assert!(went - t0 >= pause, "a request went {:?} into a {pause:?} pause", went - t0);
+            assert!(
+                went - t0 >= pause,
+                "a request went {:?} into a {pause:?} pause",
+                went - t0
+            );
         }
     }
 
