@@ -40,11 +40,13 @@ done
 
 work="$(mktemp -d)"
 mock_pid=
+daemon_pid=
+fake_pid=
 cleanup() {
-  if [[ -n "$mock_pid" ]]; then
-    kill "$mock_pid" 2>/dev/null || true
-    wait "$mock_pid" 2>/dev/null || true
-  fi
+  for pid in $daemon_pid $fake_pid $mock_pid; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -189,5 +191,59 @@ summary="$(tail -1 "$work/conformance.out")"
 if ! [[ "$summary" =~ ^conformance:\ ([0-9]+)\ passed,\ 0\ failed ]] || ((BASH_REMATCH[1] == 0)); then
   fail "the conformance run passed no case: $summary"
 fi
+
+echo "== service mode from the image: the daemon against a fake ConductorOne, probed as the Deployment probes it"
+# The fake runs outside the image (it stands for ConductorOne); its CA goes to the shared folder,
+# which the image's process sees at the same path. The probes are the manifests' exec probes.
+"$dist/notion-conformance" fake-c1 --ca-out "$share/c1-ca.pem" >"$work/fake.out" 2>"$work/fake.err" &
+fake_pid=$!
+for _ in $(seq 1 100); do
+  grep -q '^export SSL_CERT_FILE=' "$work/fake.out" 2>/dev/null && break
+  kill -0 "$fake_pid" 2>/dev/null || fail "the fake ConductorOne exited: $(cat "$work/fake.err")"
+  sleep 0.1
+done
+said() { sed -n "s|^export $1=||p" "$work/fake.out" | head -1; }
+admin="$(sed -n 's|^fake-c1: admin API on \(http://[0-9.:]*\)$|\1|p' "$work/fake.out" | head -1)"
+[[ -n "$admin" && -n "$(said BATON_CLIENT_ID)" ]] || fail "the fake ConductorOne did not print its credentials"
+chmod 0755 "$share" && chmod 0644 "$share/c1-ca.pem"
+in_image "$conn_root" BATON_CLIENT_ID="$(said BATON_CLIENT_ID)" BATON_CLIENT_SECRET="$(said BATON_CLIENT_SECRET)" \
+  BATON_C1_API_HOST="$(said BATON_C1_API_HOST)" SSL_CERT_FILE="$share/c1-ca.pem" BATON_SCIM_TOKEN="$token" \
+  BATON_HEALTH_CHECK=true BATON_HOST_ID=check-images CHECK_IMAGES_SHARE="$share" -- /baton-notion --base-url "$base_url" \
+  >"$work/daemon.out" 2>"$work/daemon.err" &
+daemon_pid=$!
+ready=
+for _ in $(seq 1 150); do
+  if in_image "$conn_root" -- /baton-notion health-check --endpoint=ready >/dev/null 2>&1; then ready=1; break; fi
+  kill -0 "$daemon_pid" 2>/dev/null || fail "the daemon exited: $(tail -5 "$work/daemon.err")"
+  sleep 0.2
+done
+[[ -n "$ready" ]] || fail "the daemon never answered the readiness probe"
+for endpoint in live health; do
+  in_image "$conn_root" -- /baton-notion health-check --endpoint="$endpoint" >/dev/null ||
+    fail "the $endpoint probe failed against the running daemon"
+done
+"$dist/notion-conformance" fake-c1 task --admin "$admin" sync >/dev/null || fail "could not queue a sync task"
+finished=
+for _ in $(seq 1 300); do
+  finished="$("$dist/notion-conformance" fake-c1 tasks --admin "$admin" | python3 -c '
+import json, sys
+tasks = json.load(sys.stdin)
+tasks = tasks if isinstance(tasks, list) else list(tasks.values())
+done = [t for t in tasks if t.get("finish")]
+print("yes" if done and done[0]["finish"]["success"] else ("failed: " + done[0]["finish"]["message"] if done else ""))
+')" || true
+  [[ -n "$finished" ]] && break
+  sleep 0.2
+done
+[[ "$finished" == yes ]] || fail "the sync task did not finish successfully: ${finished:-not finished}"
+# $daemon_pid is the background shell running in_image; the daemon is its child, and the
+# shell's status is the daemon's.
+pkill -TERM -P "$daemon_pid" || fail "no daemon process under $daemon_pid"
+wait "$daemon_pid" || fail "the daemon did not exit 0 on SIGTERM: $(tail -3 "$work/daemon.err")"
+daemon_pid=
+if grep -qF -e "$token" -e "$(said BATON_CLIENT_SECRET)" "$work/daemon.out" "$work/daemon.err"; then
+  fail "the daemon printed a secret"
+fi
+echo "service mode: ready, live and health probes answered; a sync task finished; SIGTERM exit 0"
 
 echo "check-images: OK ($conn_archive, $mock_archive)"
