@@ -109,9 +109,22 @@ pub fn connector_binary(connector: &Connector) -> anyhow::Result<PathBuf> {
     if let Ok(cargo) = std::env::var("CARGO") {
         let release = dirs.first().is_some_and(|d| d.ends_with("release"));
         let mut cmd = std::process::Command::new(cargo);
-        cmd.args(["build", "-q", "-p", "baton-notion", "--bin", "baton-notion"]);
+        // `--workspace`, not `-p baton-notion`: features resolved as the README's commands
+        // resolve them, so this reuses their build rather than compiling about 20 crates again.
+        cmd.args(["build", "-q", "--workspace", "--bin", "baton-notion"]);
         if release {
             cmd.arg("--release");
+        }
+        // The variables `cargo run` set for the runner: ring's build script reruns when one of
+        // them changes, which would make the next `cargo test` recompile ring and all above it.
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy();
+            if name.starts_with("CARGO_PKG_")
+                || name.starts_with("CARGO_MANIFEST_")
+                || matches!(name.as_ref(), "CARGO_CRATE_NAME" | "CARGO_PRIMARY_PACKAGE" | "OUT_DIR")
+            {
+                cmd.env_remove(name.as_ref());
+            }
         }
         let status = cmd.status().context("cannot run cargo to build baton-notion")?;
         if status.success() {
