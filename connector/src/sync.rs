@@ -247,6 +247,10 @@ async fn fetch_half(
         .then(|| client.groups().with_max_walks(walks));
     // Memberships are checked against the user list only when both are synced: a group-only
     // sync holds no users to point at.
+    // Both lists' first pages go together: each says how long its list is, which opens the
+    // pages fetched ahead.
+    users.iter_mut().for_each(Pager::prefetch_first_page);
+    groups.iter_mut().for_each(Pager::prefetch_first_page);
     let mut waiting = (users.is_some() && groups.is_some()).then(WaitingMembers::default);
     let mut fetched = Fetched::default();
     let queue = Arc::new(Semaphore::new(QUEUED_ITEMS as usize));

@@ -195,7 +195,7 @@ async fn a_revoked_token_stops_at_once_with_advice() {
         "{message}"
     );
     assert!(!message.contains(mock.token()));
-    assert_eq!(mock.journal().len(), 1, "401 is not retried");
+    assert_no_request_repeated(&mock);
     assert!(!path.exists());
 }
 
@@ -208,7 +208,23 @@ async fn forbidden_stops_at_once() {
         .await
         .expect_err("403");
     assert!(matches!(err, SyncError::Scim(ScimError::Forbidden)), "{err}");
-    assert_eq!(mock.journal().len(), 1);
+    assert_no_request_repeated(&mock);
+}
+
+/// Not retried: each list's first page was asked for once (both go together, before either
+/// answers), and nothing after.
+fn assert_no_request_repeated(mock: &MockServer) {
+    let asked: Vec<String> = mock
+        .journal()
+        .iter()
+        .map(|e| format!("{} {}?{}", e.method, e.path, e.query.as_deref().unwrap_or("")))
+        .collect();
+    assert!(asked.len() <= 2, "one request per list at most: {asked:?}");
+    let mut distinct = asked.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), asked.len(), "a request was repeated: {asked:?}");
+    assert!(asked.iter().all(|a| a.contains("startIndex=1&")), "{asked:?}");
 }
 
 #[tokio::test]

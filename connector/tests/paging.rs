@@ -153,3 +153,63 @@ async fn reordering_between_requests_never_leaves_a_silent_gap() {
         }
     }
 }
+
+/// When a request reached the mock, and when its answer was ready, in microseconds since the
+/// first request's day began (a sync spans seconds; a date change adds a day).
+fn arrival_and_answer(entries: &[notion_scim_mock::JournalEntry], path: &str, start: u64) -> (u64, u64) {
+    let entry = entries
+        .iter()
+        .find(|e| {
+            e.path.trim_end_matches('/').ends_with(path)
+                && e.query
+                    .as_deref()
+                    .is_some_and(|q| q.starts_with(&format!("startIndex={start}&")))
+        })
+        .unwrap_or_else(|| panic!("no request for {path} at startIndex={start}: {entries:#?}"));
+    let first_day = &entries[0].at[..10];
+    let (day, clock) = entry.at.split_once('T').expect("RFC 3339");
+    let clock = clock.trim_end_matches('Z');
+    let mut parts = clock.split(':');
+    let (h, m, s): (u64, u64, f64) = (
+        parts.next().unwrap().parse().unwrap(),
+        parts.next().unwrap().parse().unwrap(),
+        parts.next().unwrap().parse().unwrap(),
+    );
+    let mut at = (h * 3_600 + m * 60) * 1_000_000 + (s * 1_000_000.0).round() as u64;
+    if day != first_day {
+        at += 86_400 * 1_000_000;
+    }
+    (at, at + entry.duration_us)
+}
+
+#[tokio::test]
+async fn both_lists_pages_are_on_the_wire_together() {
+    // 1,000 users and 200 groups: 11 and 3 pages. Each answer takes 300 ms.
+    let mock = org(1_000, 200).await;
+    mock.faults().latency(std::time::Duration::from_millis(300));
+    let dir = tempdir();
+    let path = dir.path().join("sync.c1z");
+    sync_into(&client_with(&mock, |c| c.max_in_flight = 16), &path)
+        .await
+        .expect("sync");
+    assert_same(&Snapshot::from_c1z(&path), &Snapshot::from_truth(&mock.truth()));
+    let journal = mock.journal();
+    // The groups list's first page is asked before the users list's first page is answered,
+    // not one round trip after it.
+    let (_, users_first_answered) = arrival_and_answer(&journal, "/Users", 1);
+    let (groups_first_asked, groups_first_answered) = arrival_and_answer(&journal, "/Groups", 1);
+    assert!(
+        groups_first_asked < users_first_answered,
+        "the first pages went one after the other: {journal:#?}"
+    );
+    // The groups list's second page is asked as soon as its first page is handed out, while
+    // the sync is busy with user pages, not when the sync next turns to groups (after several
+    // user pages, each a round trip later).
+    let (groups_second_asked, _) = arrival_and_answer(&journal, "/Groups", 100);
+    let (_, users_second_answered) = arrival_and_answer(&journal, "/Users", 100);
+    assert!(groups_second_asked >= groups_first_answered);
+    assert!(
+        groups_second_asked < users_second_answered,
+        "the groups list waited for its turn to ask its next pages: {journal:#?}"
+    );
+}

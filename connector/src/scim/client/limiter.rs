@@ -4,10 +4,22 @@
 //! Why smooth: Notion counts 600 requests in a fixed 60-second window. A client that also
 //! counts in windows sends its 600 in the first second and then idles for 59; one whose windows
 //! do not line up with the server's can even send 1,200 in two seconds and collect 429s. Spaced
-//! evenly (a GCRA from `governor` with a burst of one), a request goes every 100 ms, so no
-//! window of the server's, wherever it starts, sees more than the ceiling. The spacing is 1%
-//! wider than the ceiling asks: a request's trip varies (the first one opens its connection),
-//! and without room the 601st could arrive a hair inside the minute of the first.
+//! evenly (a GCRA from `governor`), a request goes about every 100 ms, so no window of the
+//! server's, wherever it starts, sees more than the ceiling. The spacing is 1% wider than the
+//! ceiling asks: a request's trip varies (the first one opens its connection), and without room
+//! the 601st could arrive a hair inside the minute of the first.
+//!
+//! The burst: that 1% leaves room in any window for `limit - floor(limit / 1.01)` requests
+//! more than the pace sends (6 at 600 a minute). Half of it is allowed as a burst ([`burst`]:
+//! 3 at 600), so that a sync's first requests, and the pages asked as soon as the first page
+//! says how long a list is, do not each wait a slot; the other half stays as room for trips that
+//! vary by up to half a second (at 600 a minute). Any 60 seconds then see at most
+//! `burst + floor(limit / 1.01)` requests sent: 597 at 600.
+//!
+//! Why in turn: requests wait for the pace first come, first served (a fair lock around the
+//! wait), so they leave in the order they were asked for; the pages a walk needs next were
+//! asked first. Without it, waiters woke in any order, and the walk often waited for a page
+//! that the pace had put last while later pages sat fetched.
 //!
 //! Why one pause for all: with several requests in flight, a 429 to one says the workspace's
 //! budget is spent for everyone; the others would only collect their own 429s (each spending a
@@ -36,6 +48,9 @@ pub(crate) struct Pacer {
     ceiling: u32,
     window: Duration,
     state: Mutex<State>,
+    /// Held while a request waits for the pace: a fair (FIFO) lock, so that requests leave in
+    /// the order they asked.
+    turn: tokio::sync::Mutex<()>,
 }
 
 #[derive(Debug)]
@@ -61,6 +76,7 @@ impl Pacer {
                 paused_until: None,
                 calm: 0,
             }),
+            turn: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -71,6 +87,7 @@ impl Pacer {
 
     /// Waits until a pause is over and the pace allows one more request.
     pub(crate) async fn acquire(&self) {
+        let _turn = self.turn.lock().await;
         loop {
             let (pause, gcra) = {
                 let s = self.lock();
@@ -145,14 +162,22 @@ impl Pacer {
     }
 }
 
-/// `limit` per `window`, evenly spaced, 1% apart more than that, no burst.
+/// `limit` per `window`, evenly spaced, 1% apart more than that, with a burst of [`burst`].
 fn gcra(limit: u32, window: Duration) -> Option<Arc<Gcra>> {
     if limit == 0 {
         return None;
     }
     let period = window.mul_f64(1.01) / limit;
-    let quota = Quota::with_period(period.max(Duration::from_nanos(1)))?.allow_burst(NonZeroU32::MIN);
+    let quota = Quota::with_period(period.max(Duration::from_nanos(1)))?.allow_burst(burst(limit));
     Some(Arc::new(RateLimiter::direct(quota)))
+}
+
+/// Half the room that pacing 1% wide leaves in a window: `(limit - floor(limit / 1.01)) / 2`,
+/// at least one (3 at 600 a minute, 1 at 100).
+fn burst(limit: u32) -> NonZeroU32 {
+    let paced = u64::from(limit) * 100 / 101;
+    let room = u64::from(limit) - paced;
+    NonZeroU32::new(u32::try_from(room / 2).unwrap_or(u32::MAX)).unwrap_or(NonZeroU32::MIN)
 }
 
 #[cfg(test)]
@@ -162,20 +187,60 @@ mod tests {
     // governor keeps its own (real) clock, so these tests use short real intervals and check
     // only lower bounds, which hold however slow the machine is.
     #[tokio::test]
-    async fn requests_are_spaced_evenly_not_bunched() {
-        // 1,200 a minute: one every 50.5 ms, the first at once.
+    async fn requests_are_spaced_evenly_after_a_small_burst() {
+        // 1,200 a minute: a burst of 6, then one every 50.5 ms.
         let p = Pacer::new(1_200, Duration::from_secs(60));
+        assert_eq!(burst(1_200).get(), 6);
         let t0 = std::time::Instant::now();
         let mut at = Vec::new();
-        for _ in 0..6 {
+        for _ in 0..11 {
             p.acquire().await;
             at.push(t0.elapsed());
         }
         assert!(at[0] < Duration::from_millis(40), "{at:?}");
-        for pair in at.windows(2) {
-            // governor's clock ticks coarser than a millisecond on some systems.
+        // governor's clock ticks coarser than a millisecond on some systems.
+        assert!(at[6] >= Duration::from_millis(48), "{at:?}");
+        for pair in at[6..].windows(2) {
             assert!(pair[1] - pair[0] >= Duration::from_millis(48), "{at:?}");
         }
+    }
+
+    #[test]
+    fn the_burst_stays_within_the_room_the_wider_pace_leaves() {
+        assert_eq!(burst(600).get(), 3);
+        assert_eq!(burst(100).get(), 1);
+        assert_eq!(burst(1).get(), 1);
+        for limit in [1u32, 2, 59, 60, 100, 101, 202, 600, 1_000, 6_000, 1_000_000, u32::MAX] {
+            // What any window of the server's can see: the burst and floor(limit / 1.01) paced.
+            let paced = u64::from(limit) * 100 / 101;
+            let worst = u64::from(burst(limit).get()) + paced;
+            assert!(
+                worst <= u64::from(limit).max(1),
+                "limit {limit}: burst {} + {paced} paced",
+                burst(limit)
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn requests_leave_in_the_order_they_asked() {
+        // Waiters woken by the pace used to race; the page a walk needed next could go last.
+        let p = Arc::new(Pacer::new(1_200, Duration::from_secs(60)));
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let waiters: Vec<_> = (0..16)
+            .map(|i| {
+                let (p, order) = (Arc::clone(&p), Arc::clone(&order));
+                tokio::spawn(async move {
+                    p.acquire().await;
+                    order.lock().unwrap_or_else(PoisonError::into_inner).push(i);
+                })
+            })
+            .collect();
+        for w in waiters {
+            w.await.unwrap_or(());
+        }
+        let order = order.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        assert_eq!(order, (0..16).collect::<Vec<_>>());
     }
 
     // Real time here too (tokio's paused clock needs its `test-util` feature, which as a

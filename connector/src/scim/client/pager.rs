@@ -27,7 +27,10 @@
 //! throughout and after the anchor in list order is after it on both), and a page is judged
 //! against the one before it in list order. So fetching ahead changes what a walk costs in
 //! time, never what it vouches for. Fetching ahead stops at `totalResults`: beyond it (a count
-//! that is low) and without one, the walk goes a page at a time.
+//! that is low) and without one, the walk goes a page at a time. The window is topped up as
+//! soon as a page is handed out ([`Pager::top_up`]), not when the walk next asks (a sync takes
+//! pages from two lists in turn and may not come back to this one for a while), and a sync
+//! asks for both lists' first pages at once ([`Pager::prefetch_first_page`]).
 //!
 //! What each page can say, and what the walk does:
 //!
@@ -304,6 +307,17 @@ impl<T: DeserializeOwned + HasId + Send + 'static> Pager<T> {
         self
     }
 
+    /// Asks for the list's first page now, before the walk needs it: a sync walking two lists
+    /// side by side puts both first pages (which say how long each list is, and so open the
+    /// pages ahead) on the wire together, instead of one round trip after the other. Must be
+    /// called inside a Tokio runtime, before the first [`Pager::next_page`]; does nothing after.
+    pub fn prefetch_first_page(&mut self) {
+        if self.report.pages == 0 && self.ahead.is_empty() && !self.finished && self.walk.next_start == 1 {
+            let page = self.spawn(1, self.first_count);
+            self.ahead.push_back(page);
+        }
+    }
+
     /// At most `walks` walks of the list (at least one).
     pub fn with_max_walks(mut self, walks: u32) -> Self {
         self.max_walks = walks.max(1);
@@ -392,9 +406,31 @@ impl<T: DeserializeOwned + HasId + Send + 'static> Pager<T> {
                 self.settle_if_same_size();
             }
             if !fresh.is_empty() {
+                self.top_up();
                 return Ok(Some(fresh));
             }
         }
+    }
+
+    /// After a page is handed out: the walk's next page, and the pages after it, are asked for
+    /// now rather than when the walk next asks. A sync takes pages from two lists in turn, and
+    /// may not come back to this one for a while; its pages ahead keep coming meanwhile.
+    fn top_up(&mut self) {
+        let start = self.walk.next_start;
+        if self.window == 0
+            || self.finished
+            || self.report.last_total.is_none()
+            || start <= self.walk.high_water
+            || self.walk.forward_pages >= self.forward_cap()
+        {
+            return;
+        }
+        let count = if start == 1 { self.first_count } else { self.next_count };
+        if self.ahead.is_empty() {
+            let page = self.spawn(start, count);
+            self.ahead.push_back(page);
+        }
+        self.fetch_ahead(start, count);
     }
 
     /// The page at `start`: the one fetched ahead for it, or a new request. Tops up the pages
