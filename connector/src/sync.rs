@@ -41,6 +41,7 @@ use crate::progress::Progress;
 use crate::proto;
 use crate::scim::client::pager::DEFAULT_MAX_WALKS;
 use crate::scim::client::{encode_path_segment, Pager, PagingReport, ScimClient, ScimError, DEFAULT_IN_FLIGHT};
+use crate::scim::ids::IdMap;
 use crate::scim::types::{ScimGroup, ScimUser};
 
 /// Items (users, groups and memberships) waiting between the halves at most. A group page can
@@ -331,7 +332,9 @@ async fn fetch_half(
 struct WaitingMembers {
     /// Group ids by index, for the warnings about members that are gone.
     groups: Vec<String>,
-    by_user: HashMap<String, Vec<u32>>,
+    /// Group indices by user id (UUIDs kept as 16 bytes: at a million users, half a million
+    /// may wait at once).
+    by_user: IdMap<Vec<u32>>,
     /// Memberships whose user has been listed since, by group index, gathered so that the
     /// writer handles each group's in few calls rather than one per user page.
     ready: HashMap<u32, Vec<String>>,
@@ -359,8 +362,7 @@ impl WaitingMembers {
                 if m.value.is_empty() || users.has_seen(&m.value) {
                     return true;
                 }
-                // The member's id moves here; the rest of it goes with the member.
-                let groups = self.by_user.entry(std::mem::take(&mut m.value)).or_default();
+                let (groups, _) = self.by_user.get_or_insert_with(&m.value, Vec::new);
                 // A member listed twice in one group makes one grant.
                 if groups.last() != Some(&index) {
                     groups.push(index);
@@ -383,12 +385,12 @@ impl WaitingMembers {
             return Vec::new();
         }
         for user in users {
-            let Some((id, groups)) = self.by_user.remove_entry(&user.id) else {
+            let Some(groups) = self.by_user.remove(&user.id) else {
                 continue;
             };
             self.ready_count += groups.len();
             for index in groups {
-                self.ready.entry(index).or_default().push(id.clone());
+                self.ready.entry(index).or_default().push(user.id.clone());
             }
         }
         if self.ready_count < READY_MEMBERSHIPS {
@@ -431,7 +433,7 @@ async fn settle_unlisted_members(
     queue: &Arc<Semaphore>,
     fetched: &mut Fetched,
 ) -> Result<(), SyncError> {
-    let mut ids: Vec<String> = waiting.by_user.keys().cloned().collect();
+    let mut ids: Vec<String> = waiting.by_user.ids().collect();
     ids.sort();
     tracing::info!(
         users = ids.len(),
@@ -468,7 +470,8 @@ async fn settle_unlisted_members(
                 tracing::warn!(
                     user = %id,
                     groups = ?names,
-                    "a group listed this user as a member, but the user is gone (removed during                      the sync); leaving the membership out"
+                    "a group listed this user as a member, but the user is gone (removed during the \
+                     sync); leaving the membership out"
                 );
                 fetched.memberships_dropped += groups.len() as u64;
             }

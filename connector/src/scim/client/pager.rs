@@ -76,14 +76,15 @@
 //! used (Notion's may be 0 or missing): the length of `Resources` is what counts. Ids are held
 //! for the whole sync; resources are not.
 
-use std::collections::hash_map::{DefaultHasher, Entry};
-use std::collections::{HashMap, VecDeque};
+use std::collections::hash_map::DefaultHasher;
+use std::collections::VecDeque;
 use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
 
 use serde::de::DeserializeOwned;
 
 use super::{Resource, ScimClient, ScimError, MAX_PAGE_SIZE};
+use crate::scim::ids::IdMap;
 use crate::scim::types::{ListResponse, ScimGroup, ScimUser};
 
 /// Walks of one list a sync may make before it gives up (the `--max-list-walks` default).
@@ -163,16 +164,42 @@ struct Anchor {
     total: Option<u64>,
 }
 
-/// An id handed out, and where the current walk last read it.
+/// An id handed out, and where the current walk last read it. Twelve bytes: one is held for
+/// every id of the list until the sync ends.
 #[derive(Debug, Clone, Copy)]
 struct Known {
     /// The walk that last read it in its place (0: only on a page the walk could not place).
     walk: u32,
-    /// Its 1-based position then.
-    index: u64,
-    /// `totalResults` of that page.
+    /// The page it was read on then (an index into [`Pager::marks`]; [`NOWHERE`] with walk 0),
+    /// and its place on that page: its 1-based position is the page's `startIndex` + `slot`.
+    page: u32,
+    slot: u32,
+}
+
+/// The page of an id read only on pages the walk could not place.
+const NOWHERE: u32 = u32::MAX;
+
+impl Known {
+    /// Handed out from a page the walk could not place (or a page fetched ahead and dropped).
+    fn unplaced() -> Self {
+        Self {
+            walk: 0,
+            page: NOWHERE,
+            slot: 0,
+        }
+    }
+}
+
+/// A page read in its place: where it started, and the `totalResults` it said.
+#[derive(Debug, Clone, Copy)]
+struct PageMark {
+    start: u64,
     total: Option<u64>,
 }
+
+/// Ids whose table is made room for at once when a list's first page says how long it is: a
+/// million (growing a table past it briefly holds two). A server may claim any `totalResults`.
+const RESERVE_AT_MOST: u64 = 1 << 20;
 
 /// One walk from `startIndex=1` to the end.
 #[derive(Debug, Default)]
@@ -246,7 +273,9 @@ pub struct Pager<T> {
     /// The most a page holds when the server gives fewer than asked (it clamps `count`).
     clamp: Option<u64>,
     max_walks: u32,
-    known: HashMap<String, Known>,
+    known: IdMap<Known>,
+    /// Every page read in its place, for the positions in [`Known`].
+    marks: Vec<PageMark>,
     walk: Walk,
     previous: Option<WalkEnd>,
     /// Every page of every walk said this `totalResults` (`None` once two differed or one had none).
@@ -284,7 +313,8 @@ impl<T: DeserializeOwned + HasId + Send + 'static> Pager<T> {
             next_count: (page_size + 1).clamp(2, MAX_PAGE_SIZE),
             clamp: None,
             max_walks: DEFAULT_MAX_WALKS,
-            known: HashMap::new(),
+            known: IdMap::default(),
+            marks: Vec::new(),
             walk: Walk::default(),
             previous: None,
             constant_total: None,
@@ -330,7 +360,7 @@ impl<T: DeserializeOwned + HasId + Send + 'static> Pager<T> {
 
     /// Whether this id was handed out.
     pub fn has_seen(&self, id: &str) -> bool {
-        self.known.contains_key(id)
+        self.known.contains(id)
     }
 
     /// The next page of items not handed out before, or `None` when the list is complete.
@@ -507,12 +537,7 @@ impl<T: DeserializeOwned + HasId + Send + 'static> Pager<T> {
                 continue;
             };
             for item in answer.resources {
-                if let Entry::Vacant(e) = self.known.entry(item.id().to_owned()) {
-                    e.insert(Known {
-                        walk: 0,
-                        index: 0,
-                        total: None,
-                    });
+                if self.known.get_or_insert_with(item.id(), Known::unplaced).1 {
                     self.harvested.push(item);
                 }
             }
@@ -524,6 +549,10 @@ impl<T: DeserializeOwned + HasId + Send + 'static> Pager<T> {
         if self.report.pages == 1 {
             self.report.total_results = total;
             self.constant_total = total;
+            if let Some(t) = total {
+                self.known
+                    .reserve(usize::try_from(t.min(RESERVE_AT_MOST)).unwrap_or_default());
+            }
             // A server that clamps `count` lower than asked makes smaller pages; what counts as
             // a short page follows what it actually does.
             if let Some(t) = total {
@@ -618,11 +647,11 @@ impl<T: DeserializeOwned + HasId + Send + 'static> Pager<T> {
             }
             // The item the walk aligned on instead must have moved no further than the
             // change of the count since it was read allows.
-            let Some(known) = self.known.get(at).copied() else {
+            let Some((known_index, known_total)) = self.known.get(at).and_then(|k| self.where_read(*k)) else {
                 return;
             };
-            let shift = now as i128 - known.index as i128;
-            let growth = match (total, known.total) {
+            let shift = now as i128 - known_index as i128;
+            let growth = match (total, known_total) {
                 (Some(t), Some(before)) => Some(t as i128 - before as i128),
                 _ => None,
             };
@@ -630,12 +659,29 @@ impl<T: DeserializeOwned + HasId + Send + 'static> Pager<T> {
             if !explained {
                 self.order_moved(format!(
                     "{at} moved from position {} to {now} while totalResults went from {} to {}",
-                    known.index,
-                    show(known.total),
+                    known_index,
+                    show(known_total),
                     show(total)
                 ));
             }
         }
+    }
+
+    /// Notes a page read in its place; answers its index for [`Known::page`].
+    fn mark(&mut self, start: u64, total: Option<u64>) -> Result<u32, ScimError> {
+        let page = u32::try_from(self.marks.len())
+            .ok()
+            .filter(|p| *p != NOWHERE)
+            .ok_or_else(|| self.error(format!("more than {NOWHERE} pages read; stopped")))?;
+        self.marks.push(PageMark { start, total });
+        Ok(page)
+    }
+
+    /// The 1-based position an id had when this walk last read it in its place, and the
+    /// `totalResults` of that page.
+    fn where_read(&self, known: Known) -> Option<(u64, Option<u64>)> {
+        let mark = self.marks.get(usize::try_from(known.page).ok()?)?;
+        Some((mark.start + u64::from(known.slot), mark.total))
     }
 
     /// A step back that reached the list's start found nothing this walk read: everything it
@@ -676,39 +722,33 @@ impl<T: DeserializeOwned + HasId + Send + 'static> Pager<T> {
         let last_id = items.last().map(|i| i.id().to_owned());
         let mut fresh = Vec::with_capacity(items.len());
         let mut repeated_after = 0u64;
+        let page = self.mark(start, total)?;
         for (pos, item) in items.into_iter().enumerate() {
-            let index = start + pos as u64;
             let after = k.is_none_or(|k| pos > k);
-            match self.known.entry(item.id().to_owned()) {
-                Entry::Occupied(mut e) => {
-                    let known = e.get_mut();
-                    if known.walk == number {
-                        if Some(pos) != k && forward {
-                            self.report.duplicates += 1;
-                        }
-                        if after {
-                            repeated_after += 1;
-                        }
-                    } else {
-                        self.walk.read += 1;
-                        self.walk.digest = self.walk.digest.wrapping_add(digest_of(e.key()));
-                    }
-                    let known = e.get_mut();
-                    known.walk = number;
-                    known.index = index;
-                    known.total = total;
-                }
-                Entry::Vacant(e) => {
-                    self.walk.read += 1;
-                    self.walk.digest = self.walk.digest.wrapping_add(digest_of(e.key()));
-                    e.insert(Known {
-                        walk: number,
-                        index,
-                        total,
-                    });
-                    fresh.push(item);
-                }
+            let here = Known {
+                walk: number,
+                page,
+                slot: u32::try_from(pos).unwrap_or(u32::MAX),
+            };
+            let (known, new) = self.known.get_or_insert_with(item.id(), || here);
+            if new {
+                self.walk.read += 1;
+                self.walk.digest = self.walk.digest.wrapping_add(digest_of(item.id()));
+                fresh.push(item);
+                continue;
             }
+            if known.walk == number {
+                if Some(pos) != k && forward {
+                    self.report.duplicates += 1;
+                }
+                if after {
+                    repeated_after += 1;
+                }
+            } else {
+                self.walk.read += 1;
+                self.walk.digest = self.walk.digest.wrapping_add(digest_of(item.id()));
+            }
+            *known = here;
         }
         self.report.distinct = self.known.len() as u64;
         if repeated_after > 0 {
@@ -769,12 +809,7 @@ impl<T: DeserializeOwned + HasId + Send + 'static> Pager<T> {
     fn lost_page(&mut self, items: Vec<T>, start: u64) -> Vec<T> {
         let mut fresh = Vec::new();
         for item in items {
-            if let Entry::Vacant(e) = self.known.entry(item.id().to_owned()) {
-                e.insert(Known {
-                    walk: 0,
-                    index: 0,
-                    total: None,
-                });
+            if self.known.get_or_insert_with(item.id(), Known::unplaced).1 {
                 fresh.push(item);
             }
         }
