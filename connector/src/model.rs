@@ -253,11 +253,20 @@ pub fn group_member_grants(group: &Resource, members: &[ScimMember]) -> Vec<Gran
 /// The principals of a group's member grants: one user per distinct, non-empty member id, in
 /// the order Notion listed them.
 pub fn member_principals(members: &[ScimMember]) -> Vec<ResourceId> {
+    member_ids(members)
+        .into_iter()
+        .map(|id| ResourceId::new(USER, id))
+        .collect()
+}
+
+/// A group's distinct, non-empty member ids, in the order Notion listed them (a member listed
+/// twice makes one grant).
+pub fn member_ids(members: &[ScimMember]) -> Vec<&str> {
     let mut seen = std::collections::HashSet::with_capacity(members.len());
     members
         .iter()
-        .filter(|m| !m.value.is_empty() && seen.insert(m.value.as_str()))
-        .map(|m| ResourceId::new(USER, m.value.clone()))
+        .map(|m| m.value.as_str())
+        .filter(|id| !id.is_empty() && seen.insert(*id))
         .collect()
 }
 
@@ -520,24 +529,9 @@ mod tests {
             id: "g1".into(),
             display_name: "Designers".into(),
             members: Some(vec![
-                ScimMember {
-                    value: "u1".into(),
-                    reference: None,
-                    kind: Some("User".into()),
-                    display: None,
-                },
-                ScimMember {
-                    value: "u2".into(),
-                    reference: None,
-                    kind: None,
-                    display: None,
-                },
-                ScimMember {
-                    value: "u1".into(),
-                    reference: None,
-                    kind: None,
-                    display: None,
-                },
+                ScimMember { value: "u1".into() },
+                ScimMember { value: "u2".into() },
+                ScimMember { value: "u1".into() },
             ]),
         };
         let r = group_resource(&group);

@@ -52,6 +52,9 @@ const QUEUED_ITEMS: u32 = 32_768;
 /// Pages waiting between the halves at most; [`QUEUED_ITEMS`] is the bound that matters.
 const CHANNEL_PAGES: usize = 256;
 
+/// A group's member grants are made and stored this many at a time.
+const GRANTS_AT_ONCE: usize = 4_096;
+
 /// What to sync, and how.
 #[derive(Debug, Clone)]
 pub struct SyncOptions {
@@ -643,11 +646,19 @@ fn write_half(
                     writer.put_entitlement(&model::group_member_entitlement(&resource))?;
                     let members = group.members.as_deref().unwrap_or_default();
                     let entitlement = model::grant_entitlement(&resource, model::MEMBER_SLUG);
-                    let principals = model::member_principals(members);
-                    let ids: Vec<String> = principals.iter().map(|p| model::grant_id(&entitlement.id, p)).collect();
-                    writer.put_grants(&entitlement, ids.iter().map(String::as_str).zip(&principals))?;
-                    counts.memberships += principals.len() as u64;
-                    progress.add_memberships(principals.len() as u64);
+                    // A group may hold hundreds of thousands of members: their grants are made
+                    // and stored a few thousand at a time.
+                    let member_ids = model::member_ids(members);
+                    for chunk in member_ids.chunks(GRANTS_AT_ONCE) {
+                        let principals: Vec<proto::ResourceId> = chunk
+                            .iter()
+                            .map(|id| proto::ResourceId::new(model::USER, *id))
+                            .collect();
+                        let ids: Vec<String> = principals.iter().map(|p| model::grant_id(&entitlement.id, p)).collect();
+                        writer.put_grants(&entitlement, ids.iter().map(String::as_str).zip(&principals))?;
+                    }
+                    counts.memberships += member_ids.len() as u64;
+                    progress.add_memberships(member_ids.len() as u64);
                     if let Some((_, index)) = held.next_if(|(p, _)| *p == position) {
                         held_entitlements.insert(index, entitlement);
                     }

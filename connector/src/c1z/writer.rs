@@ -19,13 +19,14 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use prost::Message;
 use rusqlite::Connection;
 
 use super::schema::{self, DATA_TABLES, ENTITLEMENTS, GRANTS, RESOURCES, RESOURCE_TYPES, SYNC_RUNS};
-use super::sqlite::{BuildError, DbBuilder, PageOutput, Schema, SpillConfig, Value, PAGE_SIZE};
+use super::sqlite::{BuildError, ChunkMaker, DbBuilder, PageOutput, Schema, SpillConfig, Value, PAGE_SIZE};
 use super::workfiles::{self, TargetLock};
 use super::{ksuid, now_go_time, C1zError, FinishBreakdown, SyncSummary, C1Z_MAGIC, KEEP_FULL_SYNCS, ROWS_PER_BATCH};
 use crate::proto::{Entitlement, Grant, Resource, ResourceId, ResourceType};
@@ -61,7 +62,68 @@ const INDEX_BUILD_CACHE: &str = "pragma cache_size = -8192;";
 type Encoder = zstd::stream::write::Encoder<'static, BufWriter<File>>;
 
 /// A zstd frame compressed in memory: a run of index leaves packed on a worker thread.
-type ChunkEncoder = zstd::stream::write::Encoder<'static, Vec<u8>>;
+type ChunkEncoder = zstd::stream::write::Encoder<'static, ChunkBuffer>;
+
+/// A worker's compressed chunk is kept in memory up to this size, then in a file.
+const CHUNK_IN_MEMORY: usize = 4 << 20;
+
+/// Where a worker's compressed index chunk waits for its turn to be appended (chunks are
+/// appended in schema order, and the biggest indexes are packed first): in memory while small,
+/// in an anonymous file in the run's private work folder past [`CHUNK_IN_MEMORY`]. At a million
+/// members the chunks come to over a hundred MiB, which held in memory were the sync's peak.
+#[derive(Debug)]
+pub(crate) struct ChunkBuffer {
+    memory: Vec<u8>,
+    file: Option<BufWriter<File>>,
+    dir: Arc<PathBuf>,
+}
+
+impl ChunkBuffer {
+    fn new(dir: Arc<PathBuf>) -> Self {
+        Self {
+            memory: Vec::new(),
+            file: None,
+            dir,
+        }
+    }
+
+    /// Writes the chunk's bytes to `out`.
+    fn copy_into(self, out: &mut impl Write) -> io::Result<()> {
+        match self.file {
+            None => out.write_all(&self.memory),
+            Some(file) => {
+                let mut file = file.into_inner().map_err(io::IntoInnerError::into_error)?;
+                file.seek(SeekFrom::Start(0))?;
+                io::copy(&mut file, out).map(drop)
+            }
+        }
+    }
+}
+
+impl Write for ChunkBuffer {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.file.is_none() && self.memory.len() + buf.len() > CHUNK_IN_MEMORY {
+            let mut file = BufWriter::with_capacity(1 << 16, tempfile::tempfile_in(self.dir.as_path())?);
+            file.write_all(&self.memory)?;
+            self.memory = Vec::new();
+            self.file = Some(file);
+        }
+        match &mut self.file {
+            Some(file) => file.write(buf),
+            None => {
+                self.memory.extend_from_slice(buf);
+                Ok(buf.len())
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match &mut self.file {
+            Some(file) => file.flush(),
+            None => Ok(()),
+        }
+    }
+}
 
 /// The c1z file being written: between frames, or inside one.
 enum C1zStream {
@@ -74,7 +136,7 @@ enum Output {
     /// The c1z itself, magic and room for page 1's frame already written (`None` only after an
     /// error while one frame ended and the next began). Pages written in order go into a
     /// frame compressed on the writing thread, opened at the first page after a chunk.
-    C1z(Option<C1zStream>),
+    C1z(Option<C1zStream>, Arc<PathBuf>),
     /// A plain database (room for page 1, then the pages) to merge into an existing file.
     Db(BufWriter<File>),
 }
@@ -82,7 +144,7 @@ enum Output {
 impl std::fmt::Debug for Output {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            Self::C1z(_) => "Output::C1z",
+            Self::C1z(..) => "Output::C1z",
             Self::Db(_) => "Output::Db",
         })
     }
@@ -95,7 +157,7 @@ fn encoder_gone() -> io::Error {
 impl Output {
     fn target(&mut self) -> io::Result<&mut dyn Write> {
         match self {
-            Self::C1z(slot) => {
+            Self::C1z(slot, _) => {
                 let encoder = match slot.take().ok_or_else(encoder_gone)? {
                     C1zStream::Frame(encoder) => encoder,
                     C1zStream::Between(file) => new_encoder(file, 0)?,
@@ -112,9 +174,9 @@ impl Output {
     /// Ends the open frame, if any, and returns the file.
     fn into_file(self) -> io::Result<BufWriter<File>> {
         match self {
-            Self::C1z(Some(C1zStream::Frame(encoder))) => encoder.finish(),
-            Self::C1z(Some(C1zStream::Between(file))) | Self::Db(file) => Ok(file),
-            Self::C1z(None) => Err(encoder_gone()),
+            Self::C1z(Some(C1zStream::Frame(encoder)), _) => encoder.finish(),
+            Self::C1z(Some(C1zStream::Between(file)), _) | Self::Db(file) => Ok(file),
+            Self::C1z(None, _) => Err(encoder_gone()),
         }
     }
 }
@@ -138,15 +200,18 @@ impl Write for Output {
 impl PageOutput for Output {
     type Chunk = ChunkEncoder;
 
-    fn chunks(&self) -> Option<fn() -> io::Result<Self::Chunk>> {
+    fn chunks(&self) -> Option<ChunkMaker<Self::Chunk>> {
         match self {
-            Self::C1z(_) => Some(new_chunk_encoder),
+            Self::C1z(_, dir) => {
+                let dir = Arc::clone(dir);
+                Some(Box::new(move || new_chunk_encoder(Arc::clone(&dir))))
+            }
             Self::Db(_) => None,
         }
     }
 
     fn append_chunk(&mut self, chunk: Self::Chunk) -> io::Result<()> {
-        let Self::C1z(slot) = self else {
+        let Self::C1z(slot, _) = self else {
             return Err(io::Error::other("a plain database takes no chunks"));
         };
         let bytes = chunk.finish()?;
@@ -154,7 +219,7 @@ impl PageOutput for Output {
             C1zStream::Frame(encoder) => encoder.finish()?,
             C1zStream::Between(file) => file,
         };
-        let written = file.write_all(&bytes);
+        let written = bytes.copy_into(&mut file);
         *slot = Some(C1zStream::Between(file));
         written
     }
@@ -230,8 +295,8 @@ fn new_encoder(out: BufWriter<File>, workers: u32) -> io::Result<Encoder> {
 }
 
 /// A chunk: one zstd frame compressed in memory at [`ZSTD_LEVEL`], with a checksum.
-fn new_chunk_encoder() -> io::Result<ChunkEncoder> {
-    let mut encoder = zstd::stream::write::Encoder::new(Vec::new(), ZSTD_LEVEL)?;
+fn new_chunk_encoder(dir: Arc<PathBuf>) -> io::Result<ChunkEncoder> {
+    let mut encoder = zstd::stream::write::Encoder::new(ChunkBuffer::new(dir), ZSTD_LEVEL)?;
     encoder.include_checksum(true)?;
     Ok(encoder)
 }
@@ -309,7 +374,8 @@ impl C1zWriter {
             out.write_all(C1Z_MAGIC)
                 .and_then(|()| out.write_all(&[0u8; PAGE_ONE_FRAME_LEN]))
                 .map_err(|e| C1zError::io("write", tmp.path(), e))?;
-            (Output::C1z(Some(C1zStream::Between(out))), Some(tmp), None)
+            let chunk_dir = Arc::new(workdir.path().to_path_buf());
+            (Output::C1z(Some(C1zStream::Between(out)), chunk_dir), Some(tmp), None)
         };
         let spill = SpillConfig {
             dir: workdir.path().to_path_buf(),
@@ -576,7 +642,7 @@ impl C1zWriter {
         breakdown.db_bytes = u64::from(built.pages) * PAGE_SIZE as u64;
         let started = Instant::now();
         let (bytes, removed_sync_ids) = match (built.out, out_file, merge) {
-            (out @ Output::C1z(_), Some(tmp), _) => {
+            (out @ Output::C1z(..), Some(tmp), _) => {
                 let out = out
                     .into_file()
                     .map_err(|e| C1zError::io("compress into", tmp.path(), e))?;
@@ -815,4 +881,56 @@ fn persist(tmp: tempfile::NamedTempFile, target: &Path) -> Result<u64, C1zError>
         let _ = d.sync_all();
     }
     Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Bytes that do not repeat, so that a lost or misplaced piece shows.
+    fn pattern(len: usize) -> Vec<u8> {
+        let mut x: u32 = 0x9e37_79b9;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                x.to_le_bytes()[0]
+            })
+            .collect()
+    }
+
+    fn through_buffer(data: &[u8], piece: usize) -> (Vec<u8>, bool) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut buffer = ChunkBuffer::new(Arc::new(dir.path().to_path_buf()));
+        for part in data.chunks(piece) {
+            buffer.write_all(part).expect("write");
+        }
+        buffer.flush().expect("flush");
+        let spilled = buffer.file.is_some();
+        let mut out = Vec::new();
+        buffer.copy_into(&mut out).expect("copy");
+        // Anonymous: nothing is left in the folder, whether it spilled or not.
+        assert_eq!(std::fs::read_dir(dir.path()).expect("ls").count(), 0);
+        (out, spilled)
+    }
+
+    #[test]
+    fn a_small_chunk_stays_in_memory() {
+        let data = pattern(100_000);
+        let (out, spilled) = through_buffer(&data, 4_096);
+        assert!(!spilled);
+        assert_eq!(out, data);
+    }
+
+    #[test]
+    fn a_big_chunk_goes_to_a_file_and_comes_back_whole() {
+        for piece in [1, 4_095, 65_536, CHUNK_IN_MEMORY + 1] {
+            let data = pattern(CHUNK_IN_MEMORY + 3 * 65_536 + 7);
+            let (out, spilled) = through_buffer(&data, piece.min(data.len()));
+            assert!(spilled, "piece {piece}");
+            assert_eq!(out.len(), data.len(), "piece {piece}");
+            assert!(out == data, "piece {piece}: the bytes differ");
+        }
+    }
 }

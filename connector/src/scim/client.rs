@@ -561,7 +561,9 @@ impl ScimClient {
         let response = builder.send().await.map_err(|e| Attempt::Retry(classify(&e), None))?;
         let status = response.status().as_u16();
         let retry_after = retry_after_secs(&response);
-        let body = response.bytes().await.map_err(|e| Attempt::Retry(classify(&e), None))?;
+        let body = read_body(response)
+            .await
+            .map_err(|e| Attempt::Retry(classify(&e), None))?;
         // Whatever the server sends back, the token goes no further (a gateway may echo the
         // Authorization header into an error body, a hostile server anywhere).
         let body = self.inner.scrubber.scrub(body);
@@ -722,6 +724,21 @@ impl Scrubber {
         out.extend_from_slice(&body[rest..]);
         bytes::Bytes::from(out)
     }
+}
+
+/// A body is read into one buffer made this big at most from its `Content-Length` up front.
+const PREALLOCATE_AT_MOST: u64 = 256 << 20;
+
+/// The whole body, read piece by piece into one buffer sized from `Content-Length`. (reqwest's
+/// `bytes()` gathers the pieces and then copies them into one buffer, holding a big page twice:
+/// a group of 250,000 members is a page of about 37 MB.)
+async fn read_body(mut response: reqwest::Response) -> Result<bytes::Bytes, reqwest::Error> {
+    let expected = response.content_length().unwrap_or(0).min(PREALLOCATE_AT_MOST);
+    let mut body = Vec::with_capacity(usize::try_from(expected).unwrap_or_default());
+    while let Some(piece) = response.chunk().await? {
+        body.extend_from_slice(&piece);
+    }
+    Ok(bytes::Bytes::from(body))
 }
 
 fn describe(method: &str, path: &str, query: &[(&str, String)]) -> String {

@@ -73,16 +73,14 @@ pub struct ScimGroup {
     pub members: Option<Vec<ScimMember>>,
 }
 
+/// A group member: only its user id is kept. Notion's members are users whatever their `type`
+/// says (it has no nested groups), and `$ref`, `type` and `display` are never used; a group's
+/// page can hold hundreds of thousands of members, and those three strings were most of its
+/// memory.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScimMember {
     /// The member's user id.
     pub value: String,
-    #[serde(rename = "$ref", default, skip_serializing_if = "Option::is_none")]
-    pub reference: Option<String>,
-    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub display: Option<String>,
 }
 
 /// A SCIM `ListResponse` page. Every count is optional: a careful client checks them rather

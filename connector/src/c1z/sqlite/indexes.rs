@@ -206,7 +206,8 @@ pub(super) fn write_all<W: PageOutput>(
     schema: &Schema,
     tables: Vec<TableKeys>,
 ) -> Result<Vec<Vec<u32>>, BuildError> {
-    let make_chunk = sink.out.chunks();
+    let chunk_maker = sink.out.chunks();
+    let make_chunk = chunk_maker.as_deref();
     let mut jobs = Vec::new();
     let mut packs = Vec::new();
     let mut users = Vec::with_capacity(tables.len());
@@ -322,7 +323,7 @@ fn work<C: Write + Send>(
     shared: &Shared<C>,
     schema: &Schema,
     rows: &[Rows],
-    make_chunk: Option<fn() -> io::Result<C>>,
+    make_chunk: Option<&(dyn Fn() -> io::Result<C> + Send + Sync)>,
 ) {
     let _stop = StopGuard { shared, always: false };
     while let Some(job) = shared.next_job() {
@@ -376,7 +377,7 @@ fn work<C: Write + Send>(
 
 /// Packs one index's leaves into a new chunk.
 fn pack<C: Write>(
-    make_chunk: fn() -> io::Result<C>,
+    make_chunk: &(dyn Fn() -> io::Result<C> + Send + Sync),
     spec: &TableSpec,
     index: &IndexSpec,
     columns: &[(usize, Arc<Sorted>)],
@@ -387,7 +388,7 @@ fn pack<C: Write>(
 
 /// Packs the leaves `write` writes into a new chunk.
 fn pack_with<C: Write>(
-    make_chunk: fn() -> io::Result<C>,
+    make_chunk: &(dyn Fn() -> io::Result<C> + Send + Sync),
     index: &IndexSpec,
     write: impl FnOnce(&mut dyn PageSink) -> Result<Leaves, BuildError>,
 ) -> Result<Packed<C>, BuildError> {

@@ -196,6 +196,9 @@ fn read_index(conn: &Connection, name: &str, table: &str, spec: &TableSpec) -> R
     })
 }
 
+/// Makes an empty chunk; called on worker threads.
+pub type ChunkMaker<C> = Box<dyn Fn() -> io::Result<C> + Send + Sync>;
+
 /// Where a builder's pages go: a writer taking them in order from page 2, which may also take
 /// runs of pages built apart on worker threads ("chunks").
 pub trait PageOutput: Write {
@@ -204,7 +207,7 @@ pub trait PageOutput: Write {
 
     /// How to make an empty chunk, or `None` when this output takes no chunks (every page is
     /// then written in order on the calling thread).
-    fn chunks(&self) -> Option<fn() -> io::Result<Self::Chunk>>;
+    fn chunks(&self) -> Option<ChunkMaker<Self::Chunk>>;
 
     /// Appends a finished chunk: its pages follow the pages written so far.
     fn append_chunk(&mut self, chunk: Self::Chunk) -> io::Result<()>;
@@ -214,8 +217,8 @@ pub trait PageOutput: Write {
 impl PageOutput for Vec<u8> {
     type Chunk = Vec<u8>;
 
-    fn chunks(&self) -> Option<fn() -> io::Result<Self::Chunk>> {
-        Some(|| Ok(Vec::new()))
+    fn chunks(&self) -> Option<ChunkMaker<Self::Chunk>> {
+        Some(Box::new(|| Ok(Vec::new())))
     }
 
     fn append_chunk(&mut self, chunk: Self::Chunk) -> io::Result<()> {

@@ -44,7 +44,7 @@ impl Write for InOrder {
 impl PageOutput for InOrder {
     type Chunk = Vec<u8>;
 
-    fn chunks(&self) -> Option<fn() -> io::Result<Self::Chunk>> {
+    fn chunks(&self) -> Option<super::ChunkMaker<Self::Chunk>> {
         None
     }
 
