@@ -738,3 +738,20 @@ fn write_half(
     // The fetch half stopped without Finish: drop the writer unfinished, file untouched.
     Ok((None, counts))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_held_users_groups_keep_their_order_and_a_repeat_counts_once() {
+        let mut groups = GroupIndices::One(3);
+        assert_eq!(std::mem::size_of::<GroupIndices>(), 16);
+        groups.add(3);
+        assert_eq!(groups.as_slice(), &[3]);
+        groups.add(7);
+        groups.add(7);
+        groups.add(1);
+        assert_eq!(groups.as_slice(), &[3, 7, 1]);
+    }
+}
