@@ -393,11 +393,64 @@ async fn in_process(args: &[String], token: &str) -> RunOutput {
     }
 }
 
+/// A `cargo build` of this workspace's `baton-notion` binary in `profile` (`dev`, `release`,
+/// ...), for a runner or test that needs the binary and finds it missing or stale.
+///
+/// `--workspace`, not `-p baton-notion`: features resolved as the README's commands resolve
+/// them, so this reuses their build rather than compiling about 20 crates again. Without the
+/// variables cargo sets for a package it runs or tests (`CARGO_PKG_*`, `CARGO_MANIFEST_*`, ...):
+/// ring's build script reruns when one of them changes, which would make the next `cargo
+/// test` recompile ring and all above it.
+pub fn connector_build(cargo: impl AsRef<std::ffi::OsStr>, profile: &str) -> std::process::Command {
+    let mut cmd = std::process::Command::new(cargo);
+    cmd.args([
+        "build",
+        "--quiet",
+        "--profile",
+        profile,
+        "--workspace",
+        "--bin",
+        "baton-notion",
+    ]);
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name.starts_with("CARGO_PKG_")
+            || name.starts_with("CARGO_MANIFEST_")
+            || matches!(name.as_ref(), "CARGO_CRATE_NAME" | "CARGO_PRIMARY_PACKAGE" | "OUT_DIR")
+        {
+            cmd.env_remove(name.as_ref());
+        }
+    }
+    cmd
+}
+
+/// The cargo profile whose output folder holds `dir` (`target/debug` is the `dev` profile's;
+/// test binaries sit in its `deps/`, examples in its `examples/`).
+pub fn profile_of(dir: &Path) -> String {
+    let dir = match dir.file_name().and_then(|n| n.to_str()) {
+        Some("deps" | "examples") => dir.parent().unwrap_or(dir),
+        _ => dir,
+    };
+    match dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") | None => "dev".to_owned(),
+        Some(other) => other.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use notion_scim_mock::{MockServer, PagingFault};
 
-    use super::in_process;
+    use super::{in_process, profile_of};
+
+    #[test]
+    fn the_profile_is_read_from_the_output_folder() {
+        use std::path::Path;
+        assert_eq!(profile_of(Path::new("target/debug")), "dev");
+        assert_eq!(profile_of(Path::new("target/debug/deps")), "dev");
+        assert_eq!(profile_of(Path::new("target/release/examples")), "release");
+        assert_eq!(profile_of(Path::new("/t/bench")), "bench");
+    }
 
     /// The in-process connector reads the same settings as the binary: `--max-list-walks 1`
     /// leaves no second walk to tell an overstated `totalResults` from a moved list, so the sync

@@ -22,6 +22,7 @@ use crate::case;
 use crate::connector::Connector;
 use crate::fake_c1::{self, Call, FakeC1, Finish, Options, Recorded, TaskSpec};
 use crate::target::{Env, Skip};
+use crate::truth::Truth;
 
 pub fn cases() -> Vec<Case> {
     vec![
@@ -106,26 +107,8 @@ pub fn connector_binary(connector: &Connector) -> anyhow::Result<PathBuf> {
     if let Some(found) = dirs.iter().map(|d| d.join(&name)).find(|p| p.is_file()) {
         return Ok(found);
     }
-    if let Ok(cargo) = std::env::var("CARGO") {
-        let release = dirs.first().is_some_and(|d| d.ends_with("release"));
-        let mut cmd = std::process::Command::new(cargo);
-        // `--workspace`, not `-p baton-notion`: features resolved as the README's commands
-        // resolve them, so this reuses their build rather than compiling about 20 crates again.
-        cmd.args(["build", "-q", "--workspace", "--bin", "baton-notion"]);
-        if release {
-            cmd.arg("--release");
-        }
-        // The variables `cargo run` set for the runner: ring's build script reruns when one of
-        // them changes, which would make the next `cargo test` recompile ring and all above it.
-        for (name, _) in std::env::vars_os() {
-            let name = name.to_string_lossy();
-            if name.starts_with("CARGO_PKG_")
-                || name.starts_with("CARGO_MANIFEST_")
-                || matches!(name.as_ref(), "CARGO_CRATE_NAME" | "CARGO_PRIMARY_PACKAGE" | "OUT_DIR")
-            {
-                cmd.env_remove(name.as_ref());
-            }
-        }
+    if let (Ok(cargo), Some(dir)) = (std::env::var("CARGO"), dirs.first()) {
+        let mut cmd = crate::connector::connector_build(cargo, &crate::connector::profile_of(dir));
         let status = cmd.status().context("cannot run cargo to build baton-notion")?;
         if status.success() {
             if let Some(found) = dirs.iter().map(|d| d.join(&name)).find(|p| p.is_file()) {
@@ -493,11 +476,10 @@ async fn sync(ctx: &'static Ctx) -> CaseResult {
     Ok(format!("{note}; finished {:.2}s after queueing", took.as_secs_f64()))
 }
 
-async fn provisioning(ctx: &'static Ctx) -> CaseResult {
-    let (stage, binary) = stage(ctx, 502).await?;
-    let truth = stage.env.truth().await?;
-    // A member (not an owner: changing an owner revokes the token) outside some group.
-    let (user, group) = truth
+/// An active member (not an owner: changing an owner's access revokes the token) and a group
+/// it is not in: (user id, group id).
+fn member_outside_a_group(truth: &Truth) -> anyhow::Result<(String, String)> {
+    truth
         .users
         .iter()
         .filter(|u| u.active && u.role.as_deref() != Some("owner"))
@@ -508,7 +490,13 @@ async fn provisioning(ctx: &'static Ctx) -> CaseResult {
                 .find(|g| !g.members.contains(&u.id))
                 .map(|g| (u.id.clone(), g.id.clone()))
         })
-        .context("the seeded org has no member outside some group")?;
+        .context("the seeded org has no member outside some group")
+}
+
+async fn provisioning(ctx: &'static Ctx) -> CaseResult {
+    let (stage, binary) = stage(ctx, 502).await?;
+    let truth = stage.env.truth().await?;
+    let (user, group) = member_outside_a_group(&truth)?;
     let mut daemon = stage.daemon(&binary, true, None).await?;
     let entitlement = format!("group:{group}:member");
 
@@ -738,18 +726,7 @@ async fn unsupported_task(ctx: &'static Ctx) -> CaseResult {
 async fn no_provisioning(ctx: &'static Ctx) -> CaseResult {
     let (stage, binary) = stage(ctx, 508).await?;
     let truth = stage.env.truth().await?;
-    let (user, group) = truth
-        .users
-        .iter()
-        .filter(|u| u.active && u.role.as_deref() != Some("owner"))
-        .find_map(|u| {
-            truth
-                .groups
-                .iter()
-                .find(|g| !g.members.contains(&u.id))
-                .map(|g| (u.id.clone(), g.id.clone()))
-        })
-        .context("the seeded org has no member outside some group")?;
+    let (user, group) = member_outside_a_group(&truth)?;
     let mut daemon = stage.daemon(&binary, false, None).await?;
     let id = stage.fake.queue(TaskSpec::Grant {
         entitlement: format!("group:{group}:member"),

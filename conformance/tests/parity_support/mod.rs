@@ -58,36 +58,12 @@ pub fn baton_notion() -> PathBuf {
             // target/<profile>/deps/<test> -> target/<profile>/baton-notion
             let profile_dir = exe.parent().unwrap().parent().unwrap();
             let path = profile_dir.join("baton-notion");
-            // The same profile as the tests' own (`debug` is the dev profile's folder).
-            let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
-                Some("debug") | None => "dev".to_string(),
-                Some(other) => other.to_string(),
-            };
+            // The same profile as the tests' own.
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let mut build = Command::new(cargo);
-            // `--workspace`, not `-p baton-notion`: features resolved for the whole workspace,
-            // as `cargo test --workspace` resolved them, so this reuses that build instead of
-            // compiling about 30 crates again (and flipping the binary between two builds).
-            build.args([
-                "build",
-                "--quiet",
-                "--profile",
-                &profile,
-                "--workspace",
-                "--bin",
-                "baton-notion",
-            ]);
-            // The variables cargo set for this test: ring's build script reruns when one of
-            // them changes, which would recompile ring, rustls and all above them twice.
-            for (name, _) in std::env::vars_os() {
-                let name = name.to_string_lossy();
-                if name.starts_with("CARGO_PKG_")
-                    || name.starts_with("CARGO_MANIFEST_")
-                    || matches!(name.as_ref(), "CARGO_CRATE_NAME" | "CARGO_PRIMARY_PACKAGE" | "OUT_DIR")
-                {
-                    build.env_remove(name.as_ref());
-                }
-            }
+            let mut build = notion_conformance::connector::connector_build(
+                cargo,
+                &notion_conformance::connector::profile_of(profile_dir),
+            );
             let status = build.status().unwrap();
             assert!(status.success(), "building baton-notion failed");
             assert!(path.is_file(), "{} was not built", path.display());

@@ -17,8 +17,9 @@
 //! pages one after another, in list order; but on a quiet list that start is known in advance
 //! (each full page starts at the last item of the one before, `full - 1` further on). So once a
 //! walk's first page has said `totalResults`, the pager also asks for the pages it expects
-//! next, up to the client's `max_in_flight` at once, and holds their answers until the walk
-//! reaches them. A page fetched ahead is used only if the walk asks for exactly that
+//! next, up to the client's `max_in_flight` beyond the one it waits for (one more than the
+//! wire holds, so that a request slot freed by a page that came back early never waits for the
+//! walk to reach that page), and holds their answers until the walk reaches them. A page fetched ahead is used only if the walk asks for exactly that
 //! `startIndex` and `count`; when the walk goes elsewhere (a step back, a walk ending or
 //! starting again), the pages fetched ahead are discarded ([`PagingReport::discarded`]) and
 //! fetching ahead starts again from the walk's new place. A discarded page is still read: its
@@ -305,7 +306,11 @@ enum Place {
 impl<T: DeserializeOwned + HasId + Send + 'static> Pager<T> {
     pub(super) fn new(client: ScimClient, resource: Resource) -> Self {
         let page_size = client.page_size().max(1);
-        let window = client.max_in_flight().saturating_sub(1);
+        // One page at a time stays one page at a time.
+        let window = match client.max_in_flight() {
+            0 | 1 => 0,
+            n => n,
+        };
         let mut pager = Self {
             client,
             resource,
@@ -331,7 +336,7 @@ impl<T: DeserializeOwned + HasId + Send + 'static> Pager<T> {
     }
 
     /// Pages fetched ahead of the walk at most (0: one page at a time). By default the client's
-    /// `max_in_flight` less the page being waited for.
+    /// `max_in_flight` (0 when that is 1).
     pub fn with_pages_ahead(mut self, pages: usize) -> Self {
         self.window = pages;
         self
