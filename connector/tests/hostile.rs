@@ -1,6 +1,7 @@
 //! A hostile server (or a careless gateway) that repeats the request's `Authorization` header
 //! in its answers: the token must appear in nothing the connector prints, in either log format,
 //! whatever it is doing (a sync and its retry warnings, `validate`, a provisioning operation).
+//! And one that answers without end: refused at a bound, not read into memory.
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
@@ -107,5 +108,89 @@ async fn an_echoed_token_is_never_printed() {
             .await;
             assert_clean(&format!("grant, HTTP {status}, {format} logs"), &grant);
         }
+    }
+}
+
+/// Answers every request 200 with a body that never ends: chunked, one `[` then spaces (or, with
+/// `announce`, a `Content-Length` of 10 GiB and then spaces), until the client hangs up.
+async fn endless_server(announce: bool) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 16 * 1024];
+                let mut got = Vec::new();
+                while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match sock.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let length = if announce {
+                    "content-length: 10737418240"
+                } else {
+                    "transfer-encoding: chunked"
+                };
+                let head = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n{length}\r\n\r\n");
+                if sock.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                let spaces = vec![b' '; 64 * 1024];
+                let mut piece = Vec::new();
+                if announce {
+                    piece.extend_from_slice(&spaces);
+                } else {
+                    piece.extend_from_slice(format!("{:x}\r\n", spaces.len()).as_bytes());
+                    piece.extend_from_slice(&spaces);
+                    piece.extend_from_slice(b"\r\n");
+                }
+                let _ = sock.write_all(if announce { b"[" } else { b"1\r\n[\r\n" }).await;
+                while sock.write_all(&piece).await.is_ok() {}
+            });
+        }
+    });
+    format!("http://{addr}/scim/v2")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_answer_is_refused_at_a_bound() {
+    use baton_notion::scim::client::{ClientConfig, RetryPolicy, ScimClient, ScimError};
+    use baton_notion::secret::Secret;
+    use baton_notion::sync::SyncError;
+
+    for announce in [false, true] {
+        let base = endless_server(announce).await;
+        let mut config = ClientConfig::new(base, Secret::new(TOKEN));
+        config.retry = RetryPolicy::fast();
+        config.requests_per_minute = 0;
+        config.max_body_bytes = 4 << 20;
+        let client = ScimClient::new(config).expect("client");
+        let dir = common::tempdir();
+        let path = dir.path().join("s.c1z");
+        let started = std::time::Instant::now();
+        let err = baton_notion::sync::run(
+            &client,
+            &path,
+            &baton_notion::sync::SyncOptions::default(),
+            &baton_notion::progress::Progress::hidden(),
+        )
+        .await
+        .expect_err("an endless answer");
+        let message = err.to_string();
+        assert!(
+            matches!(&err, SyncError::Scim(ScimError::TooLarge { limit, .. }) if *limit == 4 << 20),
+            "announced {announce}: {message}"
+        );
+        assert!(message.contains("4194304 bytes"), "{message}");
+        assert!(!message.contains(TOKEN));
+        // Refused, not retried: one request per list at most.
+        let requests = client.stats().requests;
+        assert!(requests <= 2, "{requests} requests");
+        assert!(!path.exists(), "a failed first sync leaves no file");
+        eprintln!("announced {announce}: refused in {:?}", started.elapsed());
     }
 }

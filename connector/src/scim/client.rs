@@ -41,6 +41,9 @@ pub const MAX_PAGE_SIZE: u32 = 100;
 /// Requests on the wire at once by default (`--requests-in-flight`): at Notion's 600 a minute
 /// a request leaves every 100 ms, so 8 keep the pace up while a page takes up to 800 ms.
 pub const DEFAULT_IN_FLIGHT: usize = 8;
+/// The longest answer read by default: 512 MiB. A page of a million-member org's biggest groups
+/// is tens of MB.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 512 << 20;
 
 /// What the client needs to know. `Debug` is safe: the token redacts itself.
 #[derive(Debug, Clone)]
@@ -59,6 +62,9 @@ pub struct ClientConfig {
     pub rate_window: Duration,
     /// The whole-request timeout, body included.
     pub http_timeout: Duration,
+    /// An answer longer than this is refused unread ([`ScimError::TooLarge`]): a server that
+    /// sends without end, or a body no page of a real org comes near.
+    pub max_body_bytes: u64,
     pub retry: RetryPolicy,
 }
 
@@ -72,6 +78,7 @@ impl ClientConfig {
             max_in_flight: DEFAULT_IN_FLIGHT,
             rate_window: Duration::from_secs(60),
             http_timeout: Duration::from_secs(300),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             retry: RetryPolicy::default(),
         }
     }
@@ -120,6 +127,11 @@ pub enum ScimError {
     NotScimBase { request: String, url: String },
     #[error("could not set up the HTTP client: {0}")]
     Setup(String),
+    #[error(
+        "{request} answered with more than {limit} bytes, more than any SCIM answer should hold; \
+         stopped reading it"
+    )]
+    TooLarge { request: String, limit: u64 },
 }
 
 impl ScimError {
@@ -256,6 +268,7 @@ struct Inner {
     limiter: Pacer,
     in_flight: tokio::sync::Semaphore,
     max_in_flight: usize,
+    max_body_bytes: u64,
     scrubber: Scrubber,
     requests: AtomicU64,
     retries: AtomicU64,
@@ -322,6 +335,7 @@ impl ScimClient {
                 limiter: Pacer::new(config.requests_per_minute, config.rate_window),
                 in_flight: tokio::sync::Semaphore::new(max_in_flight),
                 max_in_flight,
+                max_body_bytes: config.max_body_bytes,
                 scrubber,
                 requests: AtomicU64::new(0),
                 retries: AtomicU64::new(0),
@@ -561,9 +575,16 @@ impl ScimClient {
         let response = builder.send().await.map_err(|e| Attempt::Retry(classify(&e), None))?;
         let status = response.status().as_u16();
         let retry_after = retry_after_secs(&response);
-        let body = read_body(response)
-            .await
-            .map_err(|e| Attempt::Retry(classify(&e), None))?;
+        let body = match read_body(response, self.inner.max_body_bytes).await {
+            Ok(body) => body,
+            Err(BodyError::Read(e)) => return Err(Attempt::Retry(classify(&e), None)),
+            Err(BodyError::TooLarge) => {
+                return Err(Attempt::Fatal(ScimError::TooLarge {
+                    request: request.to_owned(),
+                    limit: self.inner.max_body_bytes,
+                }))
+            }
+        };
         // Whatever the server sends back, the token goes no further (a gateway may echo the
         // Authorization header into an error body, a hostile server anywhere).
         let body = self.inner.scrubber.scrub(body);
@@ -729,13 +750,25 @@ impl Scrubber {
 /// A body is read into one buffer made this big at most from its `Content-Length` up front.
 const PREALLOCATE_AT_MOST: u64 = 256 << 20;
 
-/// The whole body, read piece by piece into one buffer sized from `Content-Length`. (reqwest's
+enum BodyError {
+    Read(reqwest::Error),
+    TooLarge,
+}
+
+/// The whole body, read piece by piece into one buffer sized from `Content-Length`, up to
+/// `limit` bytes (a longer one is refused unread, or as soon as it passes the limit). (reqwest's
 /// `bytes()` gathers the pieces and then copies them into one buffer, holding a big page twice:
 /// a group of 250,000 members is a page of about 37 MB.)
-async fn read_body(mut response: reqwest::Response) -> Result<bytes::Bytes, reqwest::Error> {
-    let expected = response.content_length().unwrap_or(0).min(PREALLOCATE_AT_MOST);
-    let mut body = Vec::with_capacity(usize::try_from(expected).unwrap_or_default());
-    while let Some(piece) = response.chunk().await? {
+async fn read_body(mut response: reqwest::Response, limit: u64) -> Result<bytes::Bytes, BodyError> {
+    let announced = response.content_length().unwrap_or(0);
+    if announced > limit {
+        return Err(BodyError::TooLarge);
+    }
+    let mut body = Vec::with_capacity(usize::try_from(announced.min(PREALLOCATE_AT_MOST)).unwrap_or_default());
+    while let Some(piece) = response.chunk().await.map_err(BodyError::Read)? {
+        if body.len() as u64 + piece.len() as u64 > limit {
+            return Err(BodyError::TooLarge);
+        }
         body.extend_from_slice(&piece);
     }
     Ok(bytes::Bytes::from(body))
