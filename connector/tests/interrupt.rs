@@ -72,7 +72,9 @@ async fn sigint_and_sigterm_clean_up_and_keep_the_previous_file() {
     let mock = slow_org().await;
     let dir = common::tempdir();
     let before = first_sync(dir.path(), &mock).await;
-    mock.faults().latency(Duration::from_millis(150));
+    // Two rounds of requests at least (the first pages say how long the lists are): 600 ms,
+    // well after the signal, sent 200 ms after the sync starts.
+    mock.faults().latency(Duration::from_millis(300));
     for (signal, code) in [("-INT", 130), ("-TERM", 143)] {
         let child = spawn_sync(dir.path(), &mock);
         signal_mid_sync(&child, dir.path(), signal);
@@ -94,7 +96,9 @@ async fn what_a_sigkill_leaves_is_private_and_removed_by_the_next_run() {
     let mock = slow_org().await;
     let dir = common::tempdir();
     let before = first_sync(dir.path(), &mock).await;
-    mock.faults().latency(Duration::from_millis(150));
+    // Two rounds of requests at least (the first pages say how long the lists are): 600 ms,
+    // well after the signal, sent 200 ms after the sync starts.
+    mock.faults().latency(Duration::from_millis(300));
     let mut child = spawn_sync(dir.path(), &mock);
     signal_mid_sync(&child, dir.path(), "-KILL");
     child.wait().unwrap();

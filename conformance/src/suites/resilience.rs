@@ -412,8 +412,11 @@ async fn interrupted(ctx: &'static Ctx) -> CaseResult {
     let env = ctx.lab.org(org(), Quirks::default()).await?;
     let admin = env.admin()?;
     let (file, before) = baseline(ctx, &env, "interrupted").await?;
-    // Slow answers, so that the stop lands in the middle of the walk.
-    admin.set_faults(json!({"latency_ms": 150})).await?;
+    // Slow answers, so that the stop lands in the middle of the walk: any connector needs two
+    // rounds of requests at least (a list's first page says how long it is), which at 300 ms
+    // each end after the stop at 400 ms, however many it sends at once; the first round has
+    // come back by then (unless the connector is slow to start).
+    admin.set_faults(json!({"latency_ms": 300})).await?;
     let finished = ctx
         .connector
         .sync_interrupted(&env, &file, Duration::from_millis(400))
