@@ -280,13 +280,13 @@ impl Connector {
     }
 }
 
-/// Runs a connector binary with a clean environment (no `BATON_*` of the runner's leaks in) in
-/// a scratch directory (no `.baton.yaml` of the caller's is read).
-async fn run_binary(path: &Path, args: &[String], token: Option<&str>) -> anyhow::Result<RunOutput> {
-    let scratch = tempfile::tempdir().context("cannot make a scratch directory")?;
+/// A connector binary's command line, run in `dir` (so that no `.baton.yaml` of the caller's is
+/// read) without any `BATON_*` variable of the runner's, stdin closed, stdout and stderr piped,
+/// killed if dropped.
+pub fn clean_command(path: &Path, args: &[String], dir: &Path) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(path);
     cmd.args(args)
-        .current_dir(scratch.path())
+        .current_dir(dir)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -296,6 +296,14 @@ async fn run_binary(path: &Path, args: &[String], token: Option<&str>) -> anyhow
             cmd.env_remove(key);
         }
     }
+    cmd
+}
+
+/// Runs a connector binary with a clean environment (no `BATON_*` of the runner's leaks in) in
+/// a scratch directory (no `.baton.yaml` of the caller's is read).
+async fn run_binary(path: &Path, args: &[String], token: Option<&str>) -> anyhow::Result<RunOutput> {
+    let scratch = tempfile::tempdir().context("cannot make a scratch directory")?;
+    let mut cmd = clean_command(path, args, scratch.path());
     if let Some(t) = token {
         cmd.env("BATON_SCIM_TOKEN", t);
     }

@@ -8,13 +8,17 @@
 mod common;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 
 const TOKEN: &str = "secret_hostile_echo_token_7f3a";
 
-/// Answers every request with `status` and a body that echoes the Authorization header, in a
-/// SCIM `detail`, in Notion's `message` and as a bare value.
-async fn echo_server(status: u16) -> String {
+/// Accepts connections on a random local port; each request's head (up to its blank line) goes
+/// to `answer` with the connection. Answers the base URL.
+async fn serve<F, Fut>(answer: F) -> String
+where
+    F: Fn(TcpStream, String) -> Fut + Send + Sync + Clone + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -22,6 +26,7 @@ async fn echo_server(status: u16) -> String {
             let Ok((mut sock, _)) = listener.accept().await else {
                 return;
             };
+            let answer = answer.clone();
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 16 * 1024];
                 let mut got = Vec::new();
@@ -31,32 +36,40 @@ async fn echo_server(status: u16) -> String {
                         Ok(n) => got.extend_from_slice(&buf[..n]),
                     }
                 }
-                let head = String::from_utf8_lossy(&got).into_owned();
-                let auth = head
-                    .lines()
-                    .find(|l| l.to_ascii_lowercase().starts_with("authorization:"))
-                    .map(|l| l["authorization:".len()..].trim().to_string())
-                    .unwrap_or_default();
-                let body = serde_json::json!({
-                    "detail": format!("rejected request with Authorization: {auth}"),
-                    "message": format!("header was {auth}"),
-                    "echo": auth.trim_start_matches("Bearer ").to_string(),
-                })
-                .to_string();
-                let reason = if status == 500 {
-                    "Internal Server Error"
-                } else {
-                    "Bad Request"
-                };
-                let answer = format!(
-                    "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = sock.write_all(answer.as_bytes()).await;
+                answer(sock, String::from_utf8_lossy(&got).into_owned()).await;
             });
         }
     });
     format!("http://{addr}/scim/v2")
+}
+
+/// Answers every request with `status` and a body that echoes the Authorization header, in a
+/// SCIM `detail`, in Notion's `message` and as a bare value.
+async fn echo_server(status: u16) -> String {
+    serve(move |mut sock: TcpStream, head: String| async move {
+        let auth = head
+            .lines()
+            .find(|l| l.to_ascii_lowercase().starts_with("authorization:"))
+            .map(|l| l["authorization:".len()..].trim().to_string())
+            .unwrap_or_default();
+        let body = serde_json::json!({
+            "detail": format!("rejected request with Authorization: {auth}"),
+            "message": format!("header was {auth}"),
+            "echo": auth.trim_start_matches("Bearer ").to_string(),
+        })
+        .to_string();
+        let reason = if status == 500 {
+            "Internal Server Error"
+        } else {
+            "Bad Request"
+        };
+        let answer = format!(
+            "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let _ = sock.write_all(answer.as_bytes()).await;
+    })
+    .await
 }
 
 fn assert_clean(what: &str, out: &std::process::Output) {
@@ -114,46 +127,29 @@ async fn an_echoed_token_is_never_printed() {
 /// Answers every request 200 with a body that never ends: chunked, one `[` then spaces (or, with
 /// `announce`, a `Content-Length` of 10 GiB and then spaces), until the client hangs up.
 async fn endless_server(announce: bool) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut sock, _)) = listener.accept().await else {
-                return;
-            };
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 16 * 1024];
-                let mut got = Vec::new();
-                while !got.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match sock.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => got.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let length = if announce {
-                    "content-length: 10737418240"
-                } else {
-                    "transfer-encoding: chunked"
-                };
-                let head = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n{length}\r\n\r\n");
-                if sock.write_all(head.as_bytes()).await.is_err() {
-                    return;
-                }
-                let spaces = vec![b' '; 64 * 1024];
-                let mut piece = Vec::new();
-                if announce {
-                    piece.extend_from_slice(&spaces);
-                } else {
-                    piece.extend_from_slice(format!("{:x}\r\n", spaces.len()).as_bytes());
-                    piece.extend_from_slice(&spaces);
-                    piece.extend_from_slice(b"\r\n");
-                }
-                let _ = sock.write_all(if announce { b"[" } else { b"1\r\n[\r\n" }).await;
-                while sock.write_all(&piece).await.is_ok() {}
-            });
+    serve(move |mut sock: TcpStream, _head: String| async move {
+        let length = if announce {
+            "content-length: 10737418240"
+        } else {
+            "transfer-encoding: chunked"
+        };
+        let head = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n{length}\r\n\r\n");
+        if sock.write_all(head.as_bytes()).await.is_err() {
+            return;
         }
-    });
-    format!("http://{addr}/scim/v2")
+        let spaces = vec![b' '; 64 * 1024];
+        let mut piece = Vec::new();
+        if announce {
+            piece.extend_from_slice(&spaces);
+        } else {
+            piece.extend_from_slice(format!("{:x}\r\n", spaces.len()).as_bytes());
+            piece.extend_from_slice(&spaces);
+            piece.extend_from_slice(b"\r\n");
+        }
+        let _ = sock.write_all(if announce { b"[" } else { b"1\r\n[\r\n" }).await;
+        while sock.write_all(&piece).await.is_ok() {}
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,7 +8,6 @@
 //! `--connector`), started with the environment a deployment gives it.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -213,18 +212,7 @@ impl Daemon {
         secrets: Vec<String>,
     ) -> anyhow::Result<Daemon> {
         let scratch = tempfile::tempdir().context("cannot make a scratch directory")?;
-        let mut cmd = tokio::process::Command::new(binary);
-        cmd.args(args)
-            .current_dir(scratch.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("BATON_") {
-                cmd.env_remove(key);
-            }
-        }
+        let mut cmd = crate::connector::clean_command(binary, args, scratch.path());
         cmd.envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let mut child = cmd
             .spawn()
