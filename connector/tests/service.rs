@@ -106,19 +106,23 @@ async fn malformed_credentials_fail_in_one_line_without_the_secret() {
     }
 }
 
+/// The daemon's variables: our credentials, the SCIM token and ConductorOne at `host`.
+fn daemon_env<'a>(secret: &'a str, host: &'a str) -> [(&'static str, &'a str); 4] {
+    [
+        ("BATON_CLIENT_ID", CLIENT_ID),
+        ("BATON_CLIENT_SECRET", secret),
+        ("BATON_SCIM_TOKEN", SCIM_TOKEN),
+        ("BATON_C1_API_HOST", host),
+    ]
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_conductorone_fails_once_with_one_line() {
     let good = good_secret();
     // A port nobody listens on.
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let host = format!("127.0.0.1:{port}");
-    let envs = [
-        ("BATON_CLIENT_ID", CLIENT_ID),
-        ("BATON_CLIENT_SECRET", good.as_str()),
-        ("BATON_SCIM_TOKEN", SCIM_TOKEN),
-        ("BATON_C1_API_HOST", host.as_str()),
-    ];
-    let o = daemon(&envs, &[]).await;
+    let o = daemon(&daemon_env(&good, &host), &[]).await;
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}\n{err}");
     let lines = error_lines(&err);
@@ -141,13 +145,7 @@ async fn an_unreachable_conductorone_fails_once_with_one_line() {
             drop(stream);
         }
     });
-    let envs = [
-        ("BATON_CLIENT_ID", CLIENT_ID),
-        ("BATON_CLIENT_SECRET", good.as_str()),
-        ("BATON_SCIM_TOKEN", SCIM_TOKEN),
-        ("BATON_C1_API_HOST", host.as_str()),
-    ];
-    let o = daemon(&envs, &[]).await;
+    let o = daemon(&daemon_env(&good, &host), &[]).await;
     let (_, err) = text(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert_eq!(error_lines(&err).len(), 1, "{err}");

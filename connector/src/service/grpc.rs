@@ -134,12 +134,8 @@ impl BatonClient {
         }
     }
 
-    async fn unary<Q, R>(&self, method: &'static str, message: Q) -> Result<R, RpcError>
-    where
-        Q: prost::Message + Send + Sync + 'static,
-        R: prost::Message + Default + Send + Sync + 'static,
-    {
-        let (request, token) = self.request(message).await?;
+    /// A gRPC client on the channel, ready to send, and the path of BatonService's `method`.
+    async fn ready(&self, method: &str) -> Result<(tonic::client::Grpc<Channel>, PathAndQuery), RpcError> {
         let mut grpc = tonic::client::Grpc::new(self.channel.clone());
         grpc.ready().await.map_err(|e| RpcError {
             code: Code::Unavailable,
@@ -151,6 +147,16 @@ impl BatonClient {
             message: e.to_string(),
             auth: None,
         })?;
+        Ok((grpc, path))
+    }
+
+    async fn unary<Q, R>(&self, method: &'static str, message: Q) -> Result<R, RpcError>
+    where
+        Q: prost::Message + Send + Sync + 'static,
+        R: prost::Message + Default + Send + Sync + 'static,
+    {
+        let (request, token) = self.request(message).await?;
+        let (mut grpc, path) = self.ready(method).await?;
         let codec = tonic_prost::ProstCodec::<Q, R>::default();
         grpc.unary(request, path, codec)
             .await
@@ -180,13 +186,7 @@ impl BatonClient {
         S: futures_util::Stream<Item = pb::UploadAssetRequest> + Send + 'static,
     {
         let (request, token) = self.request(messages).await?;
-        let mut grpc = tonic::client::Grpc::new(self.channel.clone());
-        grpc.ready().await.map_err(|e| RpcError {
-            code: Code::Unavailable,
-            message: format!("ConductorOne is not reachable: {}", super::auth::root_cause(&e)),
-            auth: None,
-        })?;
-        let path = PathAndQuery::from_static("/c1.connectorapi.baton.v1.BatonService/UploadAsset");
+        let (mut grpc, path) = self.ready("UploadAsset").await?;
         let codec = tonic_prost::ProstCodec::<pb::UploadAssetRequest, pb::UploadAssetResponse>::default();
         grpc.client_streaming(request, path, codec)
             .await
